@@ -1,0 +1,637 @@
+"""The `orchestration.coditect.ai/v1alpha1` API: AgentTask, AgentPlan, AgentProfile.
+
+These pydantic models are the single source of the CRD schemas: `agent_api.crdgen`
+turns them into `crds/*.yaml`, and every component (operator, sync sidecar, runner)
+reads and writes the objects through them. A field's description here is what
+`kubectl explain` prints, so it is written for the person applying the object.
+
+Field names are camelCase on the wire (Kubernetes convention) and snake_case in
+Python; both are accepted when constructing a model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "orchestration.coditect.ai"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Labels and annotations the project puts on objects.
+LABEL_PLAN = f"{GROUP}/plan"
+LABEL_MILESTONE = f"{GROUP}/milestone"
+LABEL_TASK = f"{GROUP}/task"
+LABEL_TASK_ID = f"{GROUP}/task-id"
+LABEL_PROFILE = f"{GROUP}/profile"
+LABEL_ATTEMPT = f"{GROUP}/attempt"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+DEFAULT_TASK_ID_PATTERN = r"T\d{3}\.\d{3}"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_RUNNER_IMAGE = "ghcr.io/coditect-ai/agent-orchestrator-runner:0.1.0"
+DEFAULT_API_KEY_SECRET = "anthropic-api-key"
+DEFAULT_API_KEY_KEY = "ANTHROPIC_API_KEY"
+FALLBACK_PROFILE = "general-purpose"
+
+Priority = Literal["P0", "P1", "P2", "P3"]
+Phase = Literal[
+    "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled"
+]
+PHASES: tuple[Phase, ...] = (
+    "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled",
+)
+ConditionStatus = Literal["True", "False", "Unknown"]
+CircuitState = Literal["Closed", "Open", "HalfOpen"]
+
+# A Kubernetes object name (RFC 1123 subdomain), used for references to other objects.
+ObjectName = Annotated[
+    str,
+    Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+]
+TaskId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+        description="A task ID such as T001.009.",
+    ),
+]
+Timestamp = Annotated[
+    str, Field(json_schema_extra={"format": "date-time"}, description="RFC 3339 time.")
+]
+
+
+class ApiModel(BaseModel):
+    """Base of every API type: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """The wire form: camelCase keys, unset optional fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# --------------------------------------------------------------------------- shared
+
+
+class Condition(ApiModel):
+    """An observation of one aspect of the object's state (Kubernetes convention)."""
+
+    type: str = Field(
+        min_length=1, max_length=316, description="Type of condition in CamelCase, e.g. Ready."
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        default="Unknown",
+        max_length=1024,
+        description="A CamelCase, machine-readable reason for the last transition.",
+    )
+    message: str = Field(
+        default="", max_length=32768, description="A human-readable explanation."
+    )
+    last_transition_time: Timestamp | None = Field(
+        default=None, description="When the status last changed."
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="The metadata.generation this condition was computed from.",
+    )
+
+
+class SecretKeyRef(ApiModel):
+    """A key in a Secret in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the Secret.")
+    key: str = Field(
+        default="token", min_length=1, max_length=253, description="Key within the Secret."
+    )
+
+
+class Repository(ApiModel):
+    """A git repository an agent works in."""
+
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Clone URL (https://, ssh:// or file://).",
+    )
+    branch: str = Field(
+        default="main",
+        min_length=1,
+        max_length=255,
+        description="Branch to start from. The agent works on branch agent/<taskId>.",
+    )
+    credentials_secret: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding an access token for cloning and pushing. "
+        "Omit for public or file:// repositories.",
+    )
+
+
+# --------------------------------------------------------------------------- AgentTask
+
+
+class AgentTaskSpec(ApiModel):
+    """The desired state of one unit of work."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.dependsOn) || !(self.taskId in self.dependsOn)",
+                    "message": "a task may not depend on itself: remove spec.taskId "
+                    "from spec.dependsOn",
+                    "fieldPath": ".dependsOn",
+                },
+            ]
+        }
+    )
+
+    task_id: TaskId = Field(
+        description="The human task ID, e.g. T001.009; unique within a plan. Other tasks "
+        "name it in their dependsOn.",
+    )
+    title: str = Field(
+        min_length=1, max_length=1024, description="One-line summary of the work."
+    )
+    description: str = Field(
+        default="",
+        max_length=65536,
+        description="Full text of the task, given to the agent and matched by profile rules.",
+    )
+    priority: Priority = Field(
+        default="P2", description="P0 (first) to P3 (last). Ready tasks run P0 first."
+    )
+    depends_on: list[TaskId] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Task IDs (spec.taskId) of tasks in the same plan, or the same "
+        "namespace without a plan, that must succeed (or be marked done) before this "
+        "task may run.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    gates: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Free-text blockers, e.g. 'Infrastructure FDB operational'. The task "
+        "waits until the list is empty.",
+    )
+    done: bool = Field(
+        default=False,
+        description="Marked done by a person: never dispatched, and counts as succeeded "
+        "for dependents.",
+    )
+    agent_profile: ObjectName | None = Field(
+        default=None,
+        description="Name of the AgentProfile to use, overriding the keyword rules.",
+    )
+    plan: ObjectName | None = Field(
+        default=None,
+        description="Name of the AgentPlan this task belongs to. Without it the "
+        "namespace's default plan settings apply.",
+    )
+    timeout_seconds: int = Field(
+        default=7200,
+        ge=1,
+        le=604800,
+        description="Wall-clock limit of one attempt (the Job's activeDeadlineSeconds).",
+    )
+    max_retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=20,
+        description="Retries after a failed attempt before the task is Failed. Default: "
+        "the plan's retry.maxRetries (3).",
+    )
+    suspend: bool = Field(
+        default=False,
+        description="Hold the task. A running attempt is cancelled (its Job deleted) and "
+        "does not count as a failure; setting it back to false re-queues the task.",
+    )
+    repository: Repository | None = Field(
+        default=None, description="Git repository for coding work."
+    )
+
+
+class TaskResult(ApiModel):
+    """What the agent reported for the last finished attempt."""
+
+    status: str | None = Field(
+        default=None, max_length=64, description="The runner's status, e.g. succeeded."
+    )
+    summary: str = Field(default="", max_length=8192, description="What the agent did.")
+    files_changed: list[str] = Field(
+        default_factory=list, max_length=512, description="Paths changed (from git)."
+    )
+    tests_passed: bool | None = Field(
+        default=None, description="Whether the tests the agent ran passed."
+    )
+    branch: str | None = Field(default=None, max_length=255, description="Git branch pushed.")
+    commit: str | None = Field(default=None, max_length=64, description="Git commit pushed.")
+    input_tokens: int = Field(default=0, ge=0, description="Input tokens used.")
+    output_tokens: int = Field(default=0, ge=0, description="Output tokens used.")
+    cost_usd: float = Field(
+        default=0.0, ge=0, alias="costUSD", description="Estimated cost in US dollars."
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Failure reason (RateLimited, Overloaded, Timeout, MaxTurns, "
+        "AgentGaveUp, ToolError, ConfigError, DeadlineExceeded, JobDeleted, ...).",
+    )
+
+
+class AttemptRecord(ApiModel):
+    """One finished or running attempt."""
+
+    number: int = Field(ge=1, description="Attempt number, from 1.")
+    job: str = Field(description="Name of the attempt's Job.")
+    start_time: Timestamp | None = None
+    completion_time: Timestamp | None = None
+    outcome: Literal["Running", "Succeeded", "Failed", "Cancelled"] = "Running"
+    reason: str | None = Field(default=None, max_length=256)
+
+
+class AgentTaskStatus(ApiModel):
+    """The observed state of the task, written by the operator."""
+
+    phase: Phase | None = Field(
+        default=None,
+        description="Summary for people: Pending, Blocked, Queued, Running, Retrying, "
+        "Succeeded, Failed or Cancelled.",
+    )
+    message: str | None = Field(default=None, max_length=4096, description="Why it is so.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready (may run), Routed (profile chosen), Succeeded.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    observed_generation: int | None = Field(default=None, ge=0)
+    agent_profile: str | None = Field(default=None, description="The profile that runs it.")
+    matched_rule: str | None = Field(
+        default=None,
+        description="Why that profile: 'spec.agentProfile', the matching rule, or 'fallback'.",
+    )
+    blocked_by: list[str] = Field(
+        default_factory=list, description="Task IDs (or gates) that hold this task back."
+    )
+    attempts: int = Field(default=0, ge=0, description="Attempts started (cancelled ones too).")
+    failed_attempts: int = Field(
+        default=0, ge=0, description="Attempts that failed; retries stop at maxRetries."
+    )
+    current_job: str | None = Field(default=None, description="The running attempt's Job.")
+    history: list[AttemptRecord] = Field(
+        default_factory=list, max_length=20, description="The last attempts, newest last."
+    )
+    queued_time: Timestamp | None = Field(
+        default=None, description="When the task last became ready to run."
+    )
+    start_time: Timestamp | None = Field(default=None, description="First attempt's start.")
+    completion_time: Timestamp | None = Field(default=None, description="When it finished.")
+    next_attempt_time: Timestamp | None = Field(
+        default=None, description="When the next retry may start."
+    )
+    result: TaskResult | None = None
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata the project reads; the rest passes through untouched."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    generation: int | None = None
+    uid: str | None = None
+    creation_timestamp: str | None = Field(default=None, alias="creationTimestamp")
+    resource_version: str | None = Field(default=None, alias="resourceVersion")
+
+
+class Resource(ApiModel):
+    """Common envelope of the three kinds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind_name: ClassVar[str]
+    plural: ClassVar[str]
+    singular: ClassVar[str]
+    short_names: ClassVar[list[str]] = []
+    printer_columns: ClassVar[list[dict[str, Any]]] = []
+
+    api_version: Literal["orchestration.coditect.ai/v1alpha1"] = API_VERSION
+    kind: str
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+
+
+class AgentTask(Resource):
+    """One unit of work, run by an agent in one Job per attempt."""
+
+    kind_name = "AgentTask"
+    plural = "agenttasks"
+    singular = "agenttask"
+    short_names = ["atask"]
+    printer_columns = [
+        {"name": "Task", "type": "string", "jsonPath": ".spec.taskId"},
+        {"name": "Priority", "type": "string", "jsonPath": ".spec.priority"},
+        {"name": "Agent", "type": "string", "jsonPath": ".status.agentProfile"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Attempts", "type": "integer", "jsonPath": ".status.attempts"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Blocked-By", "type": "string", "jsonPath": ".status.blockedBy",
+         "priority": 1},
+        {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+    ]
+
+    kind: Literal["AgentTask"] = "AgentTask"
+    spec: AgentTaskSpec
+    status: AgentTaskStatus = Field(default_factory=AgentTaskStatus)
+
+
+# --------------------------------------------------------------------------- AgentPlan
+
+
+class PlanSource(ApiModel):
+    """Where the plan's markdown lives, for the sync sidecar."""
+
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Path of the markdown file (inside the git repository in git mode).",
+    )
+    git: Repository | None = Field(
+        default=None, description="Git repository holding the file (git mode)."
+    )
+    id_pattern: str = Field(
+        default=DEFAULT_TASK_ID_PATTERN,
+        min_length=1,
+        max_length=256,
+        description="Regular expression of a task ID in the markdown.",
+    )
+
+
+class RetryPolicy(ApiModel):
+    """How failed attempts are retried."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.backoffCapSeconds >= self.backoffBaseSeconds",
+                    "message": "retry.backoffCapSeconds must be at least "
+                    "retry.backoffBaseSeconds",
+                },
+            ]
+        }
+    )
+
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="Default retries for tasks that set none."
+    )
+    backoff_base_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=86400,
+        description="Delay before the first retry; it doubles with each further failure.",
+    )
+    backoff_cap_seconds: int = Field(
+        default=600, ge=1, le=86400, description="Longest delay between retries."
+    )
+
+
+class CircuitBreakerPolicy(ApiModel):
+    """Stops dispatch in a plan after a run of failures."""
+
+    consecutive_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row (within the plan) that open the circuit.",
+    )
+    cooldown_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="How long the circuit stays open before one trial attempt.",
+    )
+
+
+class AgentPlanSpec(ApiModel):
+    """The desired state of a plan: its source and how its tasks run."""
+
+    source: PlanSource | None = Field(
+        default=None, description="Markdown source, read by the sync sidecar."
+    )
+    max_concurrent: int = Field(
+        default=5, ge=1, le=1000, description="Attempts of this plan running at once."
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
+    paused: bool = Field(
+        default=False,
+        description="Dispatch nothing new; running attempts finish.",
+    )
+    api_key_secret: SecretKeyRef = Field(
+        default_factory=lambda: SecretKeyRef(name=DEFAULT_API_KEY_SECRET, key=DEFAULT_API_KEY_KEY),
+        description="Secret key holding the Anthropic API key for the plan's agents.",
+    )
+
+
+class PhaseCounts(ApiModel):
+    """Tasks per phase."""
+
+    pending: int = 0
+    blocked: int = 0
+    queued: int = 0
+    running: int = 0
+    retrying: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class CircuitStatus(ApiModel):
+    """The plan's circuit breaker."""
+
+    state: CircuitState = Field(default="Closed", description="Closed, Open or HalfOpen.")
+    consecutive_failures: int = Field(default=0, ge=0)
+    opened_time: Timestamp | None = None
+    retry_time: Timestamp | None = Field(
+        default=None, description="When the open circuit allows one trial attempt."
+    )
+
+
+class AgentPlanStatus(ApiModel):
+    """The observed state of the plan, written by the operator."""
+
+    counts: PhaseCounts = Field(default_factory=PhaseCounts)
+    total: int = Field(default=0, ge=0)
+    progress: str = Field(default="0/0", description="Succeeded (or done) / total.")
+    running: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    circuit: CircuitStatus = Field(default_factory=CircuitStatus)
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    observed_generation: int | None = Field(default=None, ge=0)
+    last_sync_time: Timestamp | None = Field(
+        default=None, description="When the sync sidecar last applied the markdown."
+    )
+
+
+class AgentPlan(Resource):
+    """A plan, usually one markdown file; it owns its tasks."""
+
+    kind_name = "AgentPlan"
+    plural = "agentplans"
+    singular = "agentplan"
+    short_names = ["aplan"]
+    printer_columns = [
+        {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+        {"name": "Running", "type": "integer", "jsonPath": ".status.running"},
+        {"name": "Failed", "type": "integer", "jsonPath": ".status.failed"},
+        {"name": "Circuit", "type": "string", "jsonPath": ".status.circuit.state"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+
+    kind: Literal["AgentPlan"] = "AgentPlan"
+    spec: AgentPlanSpec = Field(default_factory=AgentPlanSpec)
+    status: AgentPlanStatus = Field(default_factory=AgentPlanStatus)
+
+
+# --------------------------------------------------------------------------- AgentProfile
+
+Quantity = Annotated[
+    str | int,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+
+class Resources(ApiModel):
+    """CPU and memory for the agent container (Kubernetes quantities)."""
+
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class Toleration(ApiModel):
+    """A pod toleration (core/v1 Toleration)."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class PodSettings(ApiModel):
+    """Settings for the agent pods of a profile."""
+
+    annotations: dict[str, str] = Field(default_factory=dict, description="Pod annotations.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra pod labels.")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    runtime_class_name: str | None = Field(
+        default=None, description="RuntimeClass, e.g. gvisor for a sandbox."
+    )
+    service_account_name: str | None = Field(
+        default=None,
+        description="ServiceAccount of the pod (its token is never mounted).",
+    )
+    priority_class_name: str | None = None
+
+
+class AgentProfileSpec(ApiModel):
+    """An agent type: which tasks it takes and how its Jobs run."""
+
+    match: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="Keyword rule: a regular expression matched case-insensitively "
+        "against the task's title and description. Empty: only tasks naming the "
+        "profile in spec.agentProfile (or the fallback) use it.",
+    )
+    order: int = Field(
+        default=100,
+        ge=0,
+        le=100000,
+        description="Evaluation order of the rule; lower first, then by name.",
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL, min_length=1, max_length=128, description="Claude model ID."
+    )
+    system_prompt: str = Field(
+        default="", max_length=65536, description="System prompt for the agent."
+    )
+    max_tokens: int = Field(
+        default=8000, ge=1, le=200000, description="Max output tokens per model turn."
+    )
+    max_turns: int = Field(
+        default=50, ge=1, le=1000, description="Max model turns in one attempt."
+    )
+    max_concurrent: int | None = Field(
+        default=None, ge=1, le=1000, description="Attempts of this profile running at once."
+    )
+    image: str = Field(
+        default=DEFAULT_RUNNER_IMAGE,
+        min_length=1,
+        max_length=1024,
+        description="Container image of the agent runner.",
+    )
+    resources: Resources = Field(default_factory=Resources)
+    pod: PodSettings = Field(default_factory=PodSettings)
+
+
+class AgentProfile(Resource):
+    """An agent type, e.g. devops-engineer."""
+
+    kind_name = "AgentProfile"
+    plural = "agentprofiles"
+    singular = "agentprofile"
+    short_names = ["aprofile"]
+    printer_columns = [
+        {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
+        {"name": "Match", "type": "string", "jsonPath": ".spec.match"},
+        {"name": "Max", "type": "integer", "jsonPath": ".spec.maxConcurrent"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+
+    kind: Literal["AgentProfile"] = "AgentProfile"
+    spec: AgentProfileSpec = Field(default_factory=AgentProfileSpec)
+    status: AgentProfileStatus = Field(default_factory=lambda: AgentProfileStatus())
+
+
+class AgentProfileStatus(ApiModel):
+    """The observed state of the profile."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    running: int = Field(default=0, ge=0, description="Attempts of this profile running.")
+
+
+AgentProfile.model_rebuild()
+
+KINDS: tuple[type[Resource], ...] = (AgentTask, AgentPlan, AgentProfile)
