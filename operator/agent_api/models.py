@@ -221,6 +221,13 @@ class AgentTaskSpec(ApiModel):
     repository: Repository | None = Field(
         default=None, description="Git repository for coding work."
     )
+    rerun: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Set to a new value (e.g. the current time) to run a finished task "
+        "again as a new run. The sync sidecar sets it when a person unticks a succeeded "
+        "task's box.",
+    )
 
 
 class TaskResult(ApiModel):
@@ -305,6 +312,9 @@ class AgentTaskStatus(ApiModel):
         default=None, description="When the next retry may start."
     )
     result: TaskResult | None = None
+    observed_rerun: str | None = Field(
+        default=None, description="The spec.rerun value the current run answers."
+    )
 
 
 class ObjectMeta(BaseModel):
