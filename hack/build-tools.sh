@@ -105,6 +105,13 @@ go_install() {  # name version package...
 }
 
 command -v go >/dev/null || fail "the go command is not installed (Go 1.26 or newer is needed)"
+mkdir -p "$AO_CACHE"
+# One build at a time: a second caller waits for the first to finish.
+exec 9>"$AO_CACHE/.build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
 build_etcd
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm

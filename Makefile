@@ -1,0 +1,54 @@
+# agent-orchestrator — developer and CI entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CLUSTER := .cluster
+export KUBECONFIG := $(CURDIR)/$(CLUSTER)/kubeconfig
+PACKAGES := operator/agent_api operator/agent_operator sync-sidecar/agent_sync runner/agent_runner
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install the project with its dev tools (idempotent)
+
+tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
+	hack/build-tools.sh >/dev/null
+
+generate: install ## regenerate crds/ from the pydantic models
+	$(BIN)/agent-crdgen crds
+
+verify: install ## fail when generated files (crds/) are stale
+	$(BIN)/agent-crdgen --check crds
+
+lint: install ## ruff, and mypy --strict on the packages
+	$(BIN)/ruff check operator sync-sidecar runner tests bench
+	$(BIN)/mypy $(PACKAGES)
+
+cluster-up: install ## start the local control plane (builds it the first time); no-op when up
+	hack/cluster.sh up
+
+cluster-down: ## stop every process cluster-up started
+	hack/cluster.sh down
+
+unit: install ## unit tests only (no cluster)
+	$(BIN)/pytest -q tests/unit
+
+test: install verify ## unit + integration tests; brings the cluster up (and down again if it started it)
+	hack/with-cluster.sh $(BIN)/pytest -q tests
+
+bench: install ## benchmarks on the local control plane; results in bench-results/
+	hack/with-cluster.sh $(BIN)/python -m bench
+
+demo: install ## the main job: local control plane, CRDs, a sample plan
+	hack/with-cluster.sh --keep hack/demo.sh
+
+.PHONY: help install tools generate verify lint cluster-up cluster-down unit test bench demo

@@ -1,0 +1,155 @@
+"""The CRDs on a real API server: installed, Established, samples accepted, bad
+objects refused with a message naming the field, printer columns and explain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.conftest import REPO, kubectl
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = REPO / "manifests" / "examples"
+API = "orchestration.coditect.ai/v1alpha1"
+
+
+def task(**spec: Any) -> dict[str, Any]:
+    body = {"taskId": "T001.001", "title": "Write the guide", **spec}
+    return {"apiVersion": API, "kind": "AgentTask", "metadata": {"name": "bad"}, "spec": body}
+
+
+def plan(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "AgentPlan", "metadata": {"name": "bad"}, "spec": spec}
+
+
+def profile(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "AgentProfile", "metadata": {"name": "bad"}, "spec": spec}
+
+
+def without(obj: dict[str, Any], field: str) -> dict[str, Any]:
+    del obj["spec"][field]
+    return obj
+
+
+INVALID = [
+    pytest.param(without(task(), "taskId"), "spec.taskId", id="task-missing-taskId"),
+    pytest.param(without(task(), "title"), "spec.title", id="task-missing-title"),
+    pytest.param(task(priority="P5"), "spec.priority", id="task-priority-P5"),
+    pytest.param(task(maxRetries=21), "spec.maxRetries", id="task-maxRetries-too-high"),
+    pytest.param(task(maxRetries=-1), "spec.maxRetries", id="task-maxRetries-negative"),
+    pytest.param(task(timeoutSeconds=0), "spec.timeoutSeconds", id="task-timeout-zero"),
+    pytest.param(
+        task(dependsOn=["T001.001"]), "may not depend on itself", id="task-self-dependency"
+    ),
+    pytest.param(task(dependsOn="T001.002"), "spec.dependsOn", id="task-dependsOn-not-list"),
+    pytest.param(
+        task(dependsOn=["T001.002", "T001.002"]), "spec.dependsOn", id="task-dependsOn-duplicate"
+    ),
+    pytest.param(task(done="yes"), "spec.done", id="task-done-not-bool"),
+    pytest.param(task(taskId="T 001"), "spec.taskId", id="task-taskId-bad-chars"),
+    pytest.param(task(color="blue"), "spec.color", id="task-unknown-field"),
+    pytest.param(
+        task(repository={"branch": "main"}), "spec.repository.url", id="task-repository-no-url"
+    ),
+    pytest.param(plan(maxConcurrent=0), "spec.maxConcurrent", id="plan-maxConcurrent-zero"),
+    pytest.param(
+        plan(retry={"backoffBaseSeconds": 60, "backoffCapSeconds": 10}),
+        "backoffCapSeconds must be at least",
+        id="plan-backoff-cap-below-base",
+    ),
+    pytest.param(
+        plan(circuitBreaker={"consecutiveFailures": 0}),
+        "spec.circuitBreaker.consecutiveFailures",
+        id="plan-circuit-zero",
+    ),
+    pytest.param(plan(paused="no"), "spec.paused", id="plan-paused-not-bool"),
+    pytest.param(profile(maxConcurrent=0), "spec.maxConcurrent", id="profile-maxConcurrent-zero"),
+    pytest.param(profile(maxTurns="ten"), "spec.maxTurns", id="profile-maxTurns-not-int"),
+    pytest.param(
+        profile(pod={"tolerations": [{"operator": "Maybe"}]}),
+        "spec.pod.tolerations[0].operator",
+        id="profile-toleration-operator",
+    ),
+]
+
+
+def test_crds_are_established(cluster: Path) -> None:
+    out = kubectl("get", "crd", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Established')].status} {end}").stdout
+    for plural in ("agenttasks", "agentplans", "agentprofiles"):
+        assert f"{plural}.orchestration.coditect.ai=True" in out
+
+
+def test_samples_are_accepted(namespace: str) -> None:
+    result = kubectl("apply", "--validate=strict", "-n", namespace, "-f", str(EXAMPLES))
+    assert "agenttask.orchestration.coditect.ai/v2-platform-t001-009 created" in result.stdout
+    created = kubectl("get", "agents", "-n", namespace, "-o", "name").stdout.split()
+    assert "agentplan.orchestration.coditect.ai/v2-platform" in created
+    assert "agentprofile.orchestration.coditect.ai/terraform-specialist" in created
+    assert len([n for n in created if n.startswith("agenttask.")]) == 3
+
+
+def test_defaults_are_applied(namespace: str) -> None:
+    kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(task()))
+    spec = yaml.safe_load(kubectl("get", "atask", "bad", "-n", namespace, "-o", "yaml").stdout)["spec"]
+    assert spec["priority"] == "P2"
+    assert spec["timeoutSeconds"] == 7200
+    assert spec["done"] is False
+    kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(plan()))
+    pspec = yaml.safe_load(kubectl("get", "agentplan", "bad", "-n", namespace, "-o", "yaml").stdout)["spec"]
+    assert pspec["maxConcurrent"] == 5
+    assert pspec["retry"] == {"maxRetries": 3, "backoffBaseSeconds": 2, "backoffCapSeconds": 600}
+    assert pspec["circuitBreaker"]["consecutiveFailures"] == 5
+    assert pspec["apiKeySecret"] == {"name": "anthropic-api-key", "key": "ANTHROPIC_API_KEY"}
+
+
+@pytest.mark.parametrize(("obj", "field"), INVALID)
+def test_invalid_objects_are_rejected(namespace: str, obj: dict[str, Any], field: str) -> None:
+    result = kubectl(
+        "create", "--validate=strict", "-n", namespace, "-f", "-",
+        input=yaml.safe_dump(obj), check=False,
+    )
+    assert result.returncode != 0, f"accepted: {obj}"
+    assert field in result.stderr, result.stderr
+
+
+def test_printer_columns(namespace: str) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "tasks.yaml"))
+    header = kubectl("get", "agenttasks", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "TASK", "PRIORITY", "AGENT", "PHASE", "ATTEMPTS", "AGE"]
+    wide = kubectl("get", "atask", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[-2:] == ["BLOCKED-BY", "MESSAGE"]
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "plan.yaml"))
+    plan_header = kubectl("get", "agentplans", "-n", namespace).stdout.splitlines()[0].split()
+    assert plan_header == ["NAME", "PROGRESS", "RUNNING", "FAILED", "CIRCUIT", "AGE"]
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "profile.yaml"))
+    profile_lines = kubectl("get", "agentprofiles", "-n", namespace).stdout.splitlines()
+    assert profile_lines[0].split() == ["NAME", "MODEL", "MATCH", "MAX", "AGE"]
+    assert "claude-sonnet-4-6" in profile_lines[1]
+
+
+def test_explain_prints_field_descriptions(cluster: Path) -> None:
+    out = kubectl("explain", "agenttask.spec.dependsOn").stdout
+    assert "must succeed (or be marked done)" in out
+    out = kubectl("explain", "agentplan.spec.circuitBreaker.cooldownSeconds").stdout
+    assert "trial attempt" in out
+
+
+def test_status_is_a_subresource(namespace: str) -> None:
+    kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(task()))
+    # A status written through the main resource is ignored ...
+    kubectl("patch", "atask", "bad", "-n", namespace, "--type=merge", "-p", '{"status":{"phase":"Running"}}')
+    assert kubectl("get", "atask", "bad", "-n", namespace, "-o", "jsonpath={.status.phase}").stdout == ""
+    # ... and accepted through /status, with the conditions list-map keyed by type.
+    patch = {"status": {"phase": "Blocked", "conditions": [
+        {"type": "Ready", "status": "False", "reason": "Gated", "message": "gate"}]}}
+    kubectl("patch", "atask", "bad", "-n", namespace, "--subresource=status", "--type=merge",
+            "-p", yaml.safe_dump(patch))
+    assert kubectl("get", "atask", "bad", "-n", namespace, "-o", "jsonpath={.status.phase}").stdout == "Blocked"
+    bad = {"status": {"phase": "Sleeping"}}
+    result = kubectl("patch", "atask", "bad", "-n", namespace, "--subresource=status",
+                     "--type=merge", "-p", yaml.safe_dump(bad), check=False)
+    assert result.returncode != 0 and "status.phase" in result.stderr
