@@ -23,11 +23,11 @@ install: $(VENV)/.installed ## create .venv and install the project with its dev
 tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
 	hack/build-tools.sh >/dev/null
 
-generate: install ## regenerate crds/ from the pydantic models
-	$(BIN)/agent-crdgen crds
+generate: install ## regenerate CRDs, chart CRDs, rendered manifests, API reference
+	hack/generate.sh
 
-verify: install ## fail when generated files (crds/) are stale
-	$(BIN)/agent-crdgen --check crds
+verify: install ## fail when a generated file is stale
+	hack/generate.sh --check
 
 lint: install ## ruff, and mypy --strict on the packages
 	$(BIN)/ruff check operator sync-sidecar runner tests bench

@@ -1,0 +1,76 @@
+{{/* Chart name. */}}
+{{- define "ao.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name: <release>-agent-orchestrator unless the release name already has it. */}}
+{{- define "ao.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selector labels: stable across upgrades. */}}
+{{- define "ao.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ao.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Standard labels. */}}
+{{- define "ao.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "ao.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: agent-orchestrator
+{{- end -}}
+
+{{- define "ao.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ao.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ao.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "ao.runnerImage" -}}
+{{- printf "%s:%s" .Values.runner.repository (default .Chart.AppVersion .Values.runner.tag) -}}
+{{- end -}}
+
+{{/* Namespaces the operator watches when not cluster-wide: the release namespace first. */}}
+{{- define "ao.watchedNamespaces" -}}
+{{- $list := list .Release.Namespace -}}
+{{- range .Values.operator.namespaces -}}{{- if not (has . $list) -}}{{- $list = append $list . -}}{{- end -}}{{- end -}}
+{{- join "," $list -}}
+{{- end -}}
+
+{{/* Namespaces that get the default profiles and plan. */}}
+{{- define "ao.profileNamespaces" -}}
+{{- if .Values.profiles.namespaces -}}
+{{- join "," .Values.profiles.namespaces -}}
+{{- else -}}
+{{- include "ao.watchedNamespaces" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Restricted Pod Security Standard container settings. */}}
+{{- define "ao.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
