@@ -1,0 +1,292 @@
+"""``agent-runner``: run one attempt of an AgentTask and report on it.
+
+Wiring only: read the task and settings, open the workspace, run the agent (Messages
+API loop or the Claude Code CLI), commit and push, write the report, exit with the
+reason's code. Every outcome, including a crash, ends in a valid report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agent_runner import (
+    claude_cli,
+    failures,
+    loop,
+    pricing,
+    prompt,
+    report,
+    settings,
+    task,
+    tools,
+    workspace,
+)
+from agent_runner.redact import Redactor
+from agent_runner.transcript import Transcript
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-runner",
+        description="Run one attempt of an AgentTask with a Claude agent in a workspace "
+        "and write a JSON report (exit 0 on success, a reason's code otherwise).",
+    )
+    parser.add_argument(
+        "--task",
+        metavar="FILE",
+        help=f"AgentTask JSON (kubectl get agenttask X -o json, plus 'context'); "
+        f"default: ${task.TASK_ENV}",
+    )
+    parser.add_argument("--workspace", metavar="DIR", required=True, help="Working directory.")
+    parser.add_argument(
+        "--report",
+        metavar="PATH",
+        help=f"Where to write the report (default: ${'AGENT_REPORT_PATH'} or "
+        f"{settings.DEFAULT_REPORT_PATH}).",
+    )
+    parser.add_argument("--model", help="Claude model ID ($AGENT_MODEL).")
+    parser.add_argument("--system-prompt", help="System prompt ($AGENT_SYSTEM_PROMPT).")
+    parser.add_argument("--max-tokens", type=int, help="Output tokens per turn.")
+    parser.add_argument("--max-turns", type=int, help="Model turns per attempt.")
+    parser.add_argument("--timeout-seconds", type=float, help="Wall-clock limit of the agent.")
+    parser.add_argument(
+        "--idle-timeout-seconds", type=float, help="Longest wait for one model reply."
+    )
+    parser.add_argument(
+        "--max-retry-wait-seconds",
+        type=float,
+        help="Total backoff on rate limits and overload (default 120).",
+    )
+    parser.add_argument(
+        "--command-timeout-seconds", type=float, help="Longest shell command (default 600)."
+    )
+    parser.add_argument("--agent-name", help="Agent name in the prompt ($AGENT_NAME).")
+    parser.add_argument(
+        "--backend", choices=("api", "claude-cli"), help="api (default) or claude-cli."
+    )
+    return parser
+
+
+@dataclass
+class Attempt:
+    """The mutable record of one run, read when building the report."""
+
+    model: str = ""
+    usage: loop.Usage | None = None
+    cli_cost: float | None = None
+    claim: tools.ReportClaim | None = None
+    commands: list[tools.CommandRecord] | None = None
+    outcome: workspace.Outcome | None = None
+    failure: failures.RunFailure | None = None
+
+
+@contextmanager
+def sigterm_as_timeout() -> Iterator[None]:
+    """Turn Kubernetes' SIGTERM (deadline or deletion) into a Timeout, so we still report."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise failures.RunFailure(
+            failures.TIMEOUT, "stopped by SIGTERM (the Job's deadline passed or it was deleted)"
+        )
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_attempt(
+    args: argparse.Namespace, env: Mapping[str, str], log: Transcript, attempt: Attempt
+) -> None:
+    """Do the work; every failure is recorded in ``attempt``, never raised."""
+    clock = loop.SystemClock()
+    started = clock.monotonic()
+    try:
+        task_input = task.load_task(args.task, env)
+        flags = {name: getattr(args, name, None) for name in settings.ENV_NAMES}
+        config = settings.resolve_settings(flags, env, task_input)
+    except failures.RunFailure as failure:
+        attempt.failure = failure
+        return
+    attempt.model = config.model
+    for secret in (config.api_key, config.git_token):
+        if secret:
+            log.redactor.add(secret)
+    spec = task_input.spec
+    log.runner(
+        f"task {spec.task_id} (attempt {task_input.context.attempt}) as {config.agent_name}, "
+        f"model {config.model}, backend {config.backend}, max {config.max_turns} turns, "
+        f"{config.timeout_seconds:.0f} s"
+    )
+    if config.backend == "api" and not config.api_key:
+        attempt.failure = failures.RunFailure(
+            failures.CONFIG_ERROR,
+            "ANTHROPIC_API_KEY is not set: the Job needs the plan's API key Secret "
+            "(spec.apiKeySecret, default Secret anthropic-api-key, key ANTHROPIC_API_KEY)",
+        )
+        return
+    deadline = started + config.timeout_seconds
+
+    try:
+        space = workspace.open_workspace(
+            Path(args.workspace),
+            spec.repository,
+            task_id=spec.task_id,
+            token=config.git_token,
+            env=env,
+            log=log.runner,
+        )
+    except failures.RunFailure as failure:
+        attempt.failure = failure
+        return
+
+    toolbox = tools.ToolBox(
+        root=space.root,
+        command_timeout=lambda: min(
+            config.command_timeout_seconds,
+            config.idle_timeout_seconds,
+            deadline - clock.monotonic(),
+        ),
+        env=env,
+    )
+    attempt.commands = toolbox.commands
+    system = prompt.build_system_prompt(config.system_prompt, branch=space.branch)
+    task_prompt = prompt.build_task_prompt(
+        task_input, agent_name=config.agent_name, branch=space.branch
+    )
+    try:
+        with sigterm_as_timeout():
+            if config.backend == "claude-cli":
+                cli_run = claude_cli.ClaudeCliRun(config, space.root, env, log)
+                attempt.usage = cli_run.usage
+                try:
+                    attempt.claim = cli_run.run(
+                        task_prompt=task_prompt,
+                        system_prompt=system,
+                        seconds=deadline - clock.monotonic(),
+                    )
+                finally:
+                    attempt.cli_cost = cli_run.cost_usd
+            else:
+                agent = loop.AgentLoop(
+                    client=loop.make_client(config),
+                    settings=config,
+                    toolbox=toolbox,
+                    system=system,
+                    task_prompt=task_prompt,
+                    deadline=deadline,
+                    log=log,
+                    clock=clock,
+                )
+                attempt.usage = agent.usage
+                try:
+                    attempt.claim = agent.run()
+                finally:
+                    attempt.claim = agent.claim
+    except failures.RunFailure as failure:
+        attempt.failure = failure
+        log.runner(f"attempt failed: {failure}")
+
+    summary = attempt.claim.summary if attempt.claim else ""
+    if attempt.failure is not None and attempt.failure.message not in summary:
+        summary = f"{attempt.failure.message}\n\n{summary}".strip()
+    outcome_word = "completed" if attempt.failure is None else f"failed ({attempt.failure.reason})"
+    message = workspace.commit_message(
+        task_id=spec.task_id,
+        title=spec.title,
+        summary=log.redactor(summary),
+        agent=config.agent_name,
+        attempt=task_input.context.attempt,
+        outcome=outcome_word,
+    )
+    attempt.outcome = space.finish(message)
+    if attempt.outcome.error is not None:
+        log.runner(f"saving the work failed: {attempt.outcome.error}")
+        if attempt.failure is None:
+            attempt.failure = attempt.outcome.error
+
+
+def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
+    """The report from what the attempt recorded; pure apart from the redactor."""
+    usage = attempt.usage or loop.Usage()
+    if attempt.cli_cost is not None:
+        cost = round(attempt.cli_cost, 4)
+    else:
+        cost = pricing.cost_usd(
+            attempt.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+        )
+    claim = attempt.claim
+    summary = claim.summary if claim is not None else ""
+    failure = attempt.failure
+    if failure is not None and failure.message not in summary:
+        summary = f"{failure.message}\n\n{summary}".strip()
+    outcome = attempt.outcome
+    tests = tools.tests_passed(
+        attempt.commands or [], claim.test_command if claim is not None else None
+    )
+    return report.Report(
+        status="succeeded" if failure is None else "failed",
+        summary=redactor(summary),
+        files_changed=tuple(redactor(p) for p in outcome.files_changed) if outcome else (),
+        tests_passed=tests,
+        branch=outcome.branch if outcome else None,
+        commit=outcome.commit if outcome else None,
+        input_tokens=usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=cost,
+        reason=None if failure is None else failure.reason,
+    )
+
+
+def write_report(path: str, encoded: bytes, log: Transcript) -> None:
+    try:
+        Path(path).write_bytes(encoded)
+    except OSError as error:
+        print(
+            f"agent-runner: cannot write the report to {path}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env: dict[str, Any] = dict(os.environ)
+    redactor = Redactor.from_env(env)
+    log = Transcript(redactor)
+    report_path = args.report or env.get("AGENT_REPORT_PATH") or settings.DEFAULT_REPORT_PATH
+    attempt = Attempt()
+    try:
+        run_attempt(args, env, log, attempt)
+    except Exception as error:  # the report must be written whatever happened
+        log("runner", "unexpected error:\n" + traceback.format_exc())
+        attempt.failure = failures.RunFailure(
+            failures.INTERNAL_ERROR, f"unexpected {type(error).__name__}: {error}"
+        )
+    result = build_report(attempt, redactor)
+    encoded = report.encode_report(result)
+    log("report", encoded.decode(), limit=report.REPORT_LIMIT_BYTES)
+    write_report(report_path, encoded, log)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

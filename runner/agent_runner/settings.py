@@ -1,0 +1,191 @@
+"""The runner's settings and where each one comes from.
+
+Precedence, highest first: command-line flags, environment variables, the task's
+``context.profile`` (the routed AgentProfile), then defaults. Resolution is a pure
+function of those inputs so that it can be tested without a process around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from agent_api import models
+
+from agent_runner import failures
+from agent_runner.task import TaskInput
+
+Backend = Literal["api", "claude-cli"]
+
+DEFAULT_MAX_TOKENS: Final = 8000
+DEFAULT_MAX_TURNS: Final = 50
+DEFAULT_IDLE_TIMEOUT_SECONDS: Final = 600.0
+DEFAULT_MAX_RETRY_WAIT_SECONDS: Final = 120.0
+DEFAULT_COMMAND_TIMEOUT_SECONDS: Final = 600.0
+DEFAULT_AGENT_NAME: Final = models.FALLBACK_PROFILE
+DEFAULT_REPORT_PATH: Final = "/dev/termination-log"
+# Time kept back from the task's timeoutSeconds (the Job's activeDeadlineSeconds) for
+# committing, pushing and writing the report before Kubernetes stops the pod.
+FINISH_RESERVE_FRACTION: Final = 0.05
+FINISH_RESERVE_MIN_SECONDS: Final = 30.0
+FINISH_RESERVE_MAX_SECONDS: Final = 300.0
+
+ENV_NAMES: Final[dict[str, str]] = {
+    "model": "AGENT_MODEL",
+    "system_prompt": "AGENT_SYSTEM_PROMPT",
+    "max_tokens": "AGENT_MAX_TOKENS",
+    "max_turns": "AGENT_MAX_TURNS",
+    "timeout_seconds": "AGENT_TIMEOUT_SECONDS",
+    "idle_timeout_seconds": "AGENT_IDLE_TIMEOUT_SECONDS",
+    "max_retry_wait_seconds": "AGENT_MAX_RETRY_WAIT_SECONDS",
+    "command_timeout_seconds": "AGENT_COMMAND_TIMEOUT_SECONDS",
+    "agent_name": "AGENT_NAME",
+    "backend": "AGENT_BACKEND",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes one attempt, after precedence is applied."""
+
+    model: str
+    system_prompt: str
+    max_tokens: int  # output tokens per model turn
+    max_turns: int  # model calls in the attempt
+    timeout_seconds: float  # wall clock of the agent loop
+    idle_timeout_seconds: float  # longest wait for one model reply or one command
+    max_retry_wait_seconds: float  # total backoff sleep on 429/529/5xx
+    command_timeout_seconds: float  # one shell command
+    agent_name: str
+    backend: Backend
+    api_key: str | None
+    base_url: str | None
+    git_token: str | None
+
+    @property
+    def wrap_up_seconds(self) -> float:
+        """How long before the wall-clock limit the agent is told to finish."""
+        return min(300.0, max(5.0, self.timeout_seconds * 0.1))
+
+
+def _finish_reserve(task_timeout: float) -> float:
+    reserve = task_timeout * FINISH_RESERVE_FRACTION
+    return min(FINISH_RESERVE_MAX_SECONDS, max(FINISH_RESERVE_MIN_SECONDS, reserve))
+
+
+def _pick(name: str, flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Any, str]:
+    flag = flags.get(name)
+    if flag is not None:
+        return flag, f"--{name.replace('_', '-')}"
+    env_name = ENV_NAMES[name]
+    value = env.get(env_name)
+    if value is not None and value.strip() != "":
+        return value, f"${env_name}"
+    return None, ""
+
+
+def _positive_int(value: Any, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise failures.RunFailure(
+            failures.CONFIG_ERROR, f"{source} must be a whole number, got {value!r}"
+        ) from None
+    if number < 1:
+        raise failures.RunFailure(failures.CONFIG_ERROR, f"{source} must be at least 1")
+    return number
+
+
+def _positive_float(value: Any, source: str, *, allow_zero: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise failures.RunFailure(
+            failures.CONFIG_ERROR, f"{source} must be a number of seconds, got {value!r}"
+        ) from None
+    if number < 0 or (number == 0 and not allow_zero) or number != number:
+        raise failures.RunFailure(
+            failures.CONFIG_ERROR, f"{source} must be a positive number of seconds"
+        )
+    return number
+
+
+def resolve_settings(
+    flags: Mapping[str, Any], env: Mapping[str, str], task: TaskInput
+) -> Settings:
+    """Apply flags > environment > task profile > defaults."""
+    profile = task.context.profile
+
+    model, _ = _pick("model", flags, env)
+    model = str(model or profile.model or models.DEFAULT_MODEL)
+
+    system_prompt, _ = _pick("system_prompt", flags, env)
+    if system_prompt is None:
+        system_prompt = profile.system_prompt or ""
+
+    value, source = _pick("max_tokens", flags, env)
+    max_tokens = (
+        _positive_int(value, source)
+        if value is not None
+        else profile.max_tokens or DEFAULT_MAX_TOKENS
+    )
+
+    value, source = _pick("max_turns", flags, env)
+    max_turns = (
+        _positive_int(value, source)
+        if value is not None
+        else profile.max_turns or DEFAULT_MAX_TURNS
+    )
+
+    value, source = _pick("timeout_seconds", flags, env)
+    if value is not None:
+        timeout = _positive_float(value, source)
+    else:
+        task_timeout = float(task.spec.timeout_seconds)
+        timeout = max(1.0, task_timeout - _finish_reserve(task_timeout))
+
+    value, source = _pick("idle_timeout_seconds", flags, env)
+    idle = (
+        _positive_float(value, source) if value is not None else DEFAULT_IDLE_TIMEOUT_SECONDS
+    )
+
+    value, source = _pick("max_retry_wait_seconds", flags, env)
+    retry_wait = (
+        _positive_float(value, source, allow_zero=True)
+        if value is not None
+        else DEFAULT_MAX_RETRY_WAIT_SECONDS
+    )
+
+    value, source = _pick("command_timeout_seconds", flags, env)
+    command_timeout = (
+        _positive_float(value, source) if value is not None else DEFAULT_COMMAND_TIMEOUT_SECONDS
+    )
+
+    agent_name, _ = _pick("agent_name", flags, env)
+    agent_name = str(
+        agent_name or profile.name or task.spec.agent_profile or DEFAULT_AGENT_NAME
+    )
+
+    backend, source = _pick("backend", flags, env)
+    backend = str(backend or "api")
+    if backend not in ("api", "claude-cli"):
+        raise failures.RunFailure(
+            failures.CONFIG_ERROR, f"{source} must be 'api' or 'claude-cli', got {backend!r}"
+        )
+
+    return Settings(
+        model=model,
+        system_prompt=str(system_prompt),
+        max_tokens=max_tokens,
+        max_turns=max_turns,
+        timeout_seconds=timeout,
+        idle_timeout_seconds=idle,
+        max_retry_wait_seconds=retry_wait,
+        command_timeout_seconds=command_timeout,
+        agent_name=agent_name,
+        backend="claude-cli" if backend == "claude-cli" else "api",
+        api_key=(env.get("ANTHROPIC_API_KEY") or "").strip() or None,
+        base_url=(env.get("ANTHROPIC_BASE_URL") or "").strip() or None,
+        git_token=(env.get("GIT_TOKEN") or "").strip() or None,
+    )
