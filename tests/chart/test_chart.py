@@ -1,0 +1,206 @@
+"""The Helm chart: lint, render with several value sets, refuse bad values, meet the
+restricted Pod Security Standard, and ship the plan's agent mappings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.chart.conftest import CHART, REPO
+
+VALUE_SETS: dict[str, list[str]] = {
+    "defaults": [],
+    "namespaced": ["--set", "operator.allNamespaces=false",
+                   "--set", "operator.namespaces={team-a,team-b}"],
+    "sidecar-git": ["--set", "syncSidecar.enabled=true", "--set", "syncSidecar.plan=v2",
+                    "--set", "syncSidecar.file=docs/plan.md",
+                    "--set", "syncSidecar.git.url=https://example.com/p.git",
+                    "--set", "syncSidecar.git.credentialsSecret=git-token"],
+    "sidecar-file": ["--set", "syncSidecar.enabled=true", "--set", "syncSidecar.plan=v2",
+                     "--set", "syncSidecar.file=/work/plan.md"],
+    "monitoring": ["--set", "metrics.serviceMonitor.enabled=true",
+                   "--set", "metrics.prometheusRule.enabled=true"],
+    "trial-key": ["--set", "apiKey.create=true", "--set", "apiKey.value=sk-test"],
+    "minimal": ["--set", "replicaCount=1", "--set", "crds.enabled=false",
+                "--set", "profiles.enabled=false", "--set", "defaultPlan.enabled=false",
+                "--set", "networkPolicy.enabled=false", "--set", "metrics.dashboard.enabled=false",
+                "--set", "operator.peeringName="],
+}
+
+
+def render(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(helm), "template", "ao", str(CHART), "--namespace", "ao", *args],
+        capture_output=True, text=True, check=check, timeout=120,
+    )
+
+
+def objects(helm: Path, *args: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(render(helm, *args).stdout) if doc]
+
+
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+def test_lint(helm: Path, values: list[str]) -> None:
+    result = subprocess.run([str(helm), "lint", "--strict", str(CHART), *values],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+def test_every_object_is_labelled_and_pods_are_restricted(helm: Path, values: list[str]) -> None:
+    docs = objects(helm, *values)
+    assert docs
+    for doc in docs:
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/instance") == "ao", doc["metadata"]["name"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"]:
+        ctx = container["securityContext"]
+        assert ctx["allowPrivilegeEscalation"] is False
+        assert ctx["readOnlyRootFilesystem"] is True
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+        assert "limits" in container["resources"]
+
+
+def test_selector_labels_are_apart_from_version_labels(helm: Path) -> None:
+    deployment = next(d for d in objects(helm) if d["kind"] == "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert "app.kubernetes.io/version" not in selector
+    assert "helm.sh/chart" not in selector
+
+
+def test_crds_follow_the_values(helm: Path) -> None:
+    crds = [d for d in objects(helm) if d["kind"] == "CustomResourceDefinition"]
+    names = {d["metadata"]["name"] for d in crds}
+    assert {"agenttasks.orchestration.coditect.ai", "agentplans.orchestration.coditect.ai",
+            "agentprofiles.orchestration.coditect.ai"} <= names
+    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
+    unkept = [d for d in objects(helm, "--set", "crds.keep=false")
+              if d["kind"] == "CustomResourceDefinition"]
+    assert unkept and all("helm.sh/resource-policy" not in d["metadata"].get("annotations", {})
+                          for d in unkept)
+    assert not [d for d in objects(helm, "--set", "crds.enabled=false")
+                if d["kind"] == "CustomResourceDefinition"]
+    # The chart's CRDs are the repository's generated ones.
+    for crd in crds:
+        plural = crd["spec"]["names"]["plural"]
+        source = REPO / "crds" / f"{plural}.yaml"
+        if source.exists():
+            assert yaml.safe_load(source.read_text())["spec"] == crd["spec"]
+
+
+def test_default_profiles_are_the_plans_ten_mappings_plus_fallback(helm: Path) -> None:
+    profiles = [d for d in objects(helm) if d["kind"] == "AgentProfile"]
+    names = [p["metadata"]["name"] for p in sorted(profiles, key=lambda p: p["spec"]["order"])]
+    assert names == [
+        "devops-engineer", "security-specialist", "backend-development",
+        "frontend-development-agent", "testing-specialist", "codi-documentation-writer",
+        "application-performance", "database-architect", "workflow-automation-specialist",
+        "observability-platform", "general-purpose",
+    ]
+    for profile in profiles:
+        assert profile["spec"]["systemPrompt"]
+        if profile["metadata"]["name"] != "general-purpose":
+            re.compile(profile["spec"]["match"])
+    assert "match" not in next(p for p in profiles if p["metadata"]["name"] == "general-purpose")["spec"]
+
+
+def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> None:
+    docs = objects(helm, *VALUE_SETS["namespaced"])
+    roles = sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role")
+    assert roles == ["ao", "team-a", "team-b"]
+    cluster_roles = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert len(cluster_roles) == 1
+    resources = {r for rule in cluster_roles[0]["rules"] for r in rule["resources"]}
+    assert resources == {"namespaces", "customresourcedefinitions"}
+    env = {e["name"]: e.get("value") for e in next(
+        d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AGENT_OPERATOR_NAMESPACES"] == "ao,team-a,team-b"
+    assert env["AGENT_OPERATOR_ALL_NAMESPACES"] == "false"
+
+
+def test_sidecar_in_git_mode_gets_its_token_from_the_secret(helm: Path) -> None:
+    deployment = next(d for d in objects(helm, *VALUE_SETS["sidecar-git"]) if d["kind"] == "Deployment")
+    sync = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "sync")
+    assert "--git-url=https://example.com/p.git" in sync["args"]
+    assert "--git-path=docs/plan.md" in sync["args"]
+    token = next(e for e in sync["env"] if e["name"] == "GIT_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "git-token", "key": "token"}
+
+
+def test_agent_network_policy_allows_dns_and_https_only(helm: Path) -> None:
+    policy = next(d for d in objects(helm) if d["kind"] == "NetworkPolicy")
+    ports = sorted((p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"])
+    assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
+    assert policy["spec"]["ingress"] == []
+
+
+BAD_VALUES = [
+    pytest.param(["--set", "replicas=2"], "additional properties 'replicas'", id="unknown-key"),
+    pytest.param(["--set", "replicaCount=two"], "replicaCount", id="wrong-type"),
+    pytest.param(["--set", "operator.logLevel=LOUD"], "logLevel", id="bad-enum"),
+    pytest.param(["--set", "operator.maxConcurrent=0"], "maxConcurrent", id="zero-cap"),
+    pytest.param(["--set", "syncSidecar.gitUrl=x"], "gitUrl", id="nested-unknown-key"),
+    pytest.param(["--set", "profiles.items[0].name=Bad_Name", "--set", "profiles.items[0].order=1"],
+                 "name", id="bad-profile-name"),
+    pytest.param(["--set", "syncSidecar.enabled=true"], "syncSidecar.plan is required", id="sidecar-needs-plan"),
+    pytest.param(["--set", "apiKey.create=true"], "apiKey.value is required", id="trial-key-needs-value"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_VALUES)
+def test_bad_values_are_refused(helm: Path, values: list[str], message: str) -> None:
+    result = render(helm, *values, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+DATA_KEYS = {"resources", "requests", "limits", "labels", "annotations", "items"}
+
+
+def test_values_file_documents_every_key() -> None:
+    """Every setting in values.yaml has a comment line right above it (keys inside
+    data such as resources, labels and the profile list are data, not settings)."""
+    parents: list[tuple[int, str]] = []
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        match = re.match(r"^(\s*)([A-Za-z][\w]*):", line)
+        if not match or line.lstrip().startswith("#"):
+            continue
+        indent, key = len(match.group(1)), match.group(2)
+        parents = [(i, k) for i, k in parents if i < indent]
+        if not any(k in DATA_KEYS for _, k in parents):
+            assert lines[number - 2].strip().startswith("#"), f"values.yaml:{number}: {line}"
+        parents.append((indent, key))
+
+
+def test_argocd_applications_match_the_argocd_schema() -> None:
+    crd_path = subprocess.run([str(REPO / "hack" / "argocd-schema.sh")], check=True,
+                              capture_output=True, text=True, timeout=600).stdout.strip()
+    crd = yaml.safe_load(Path(crd_path).read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    apps = sorted((REPO / "manifests" / "argocd").glob("*.yaml"))
+    assert len(apps) == 2
+    for path in apps:
+        app = yaml.safe_load(path.read_text())
+        assert app["apiVersion"] == f"argoproj.io/{crd['spec']['versions'][0]['name']}"
+        jsonschema.validate(app, schema)
+        required = set(schema["properties"]["spec"].get("required", []))
+        assert required <= set(app["spec"]), path
+    plan_app = yaml.safe_load((REPO / "manifests" / "argocd" / "plan-tasks.yaml").read_text())
+    ignored = {p for d in plan_app["spec"]["ignoreDifferences"] for p in d["jsonPointers"]}
+    assert {"/status", "/metadata/ownerReferences"} <= ignored
+    broken = json.loads(json.dumps(plan_app))
+    broken["spec"]["syncPolicy"]["automated"]["prune"] = "yes"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
