@@ -1,0 +1,233 @@
+"""`agent-sync lint | render | run`: the command line.
+
+`lint` and `render` read one file and touch nothing else; `run` is the sidecar.
+Exit codes: 0 fine (warnings alone are fine), 1 errors in the file, 2 bad usage or
+an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agent_api import models
+from pydantic import ValidationError
+
+from agent_sync import lint, markdown, render, textfile
+from agent_sync.ids import BadIdPattern, IdPattern
+
+log = logging.getLogger("agent_sync")
+
+
+def _read(path: str) -> tuple[str, list[markdown.Problem]]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise SystemExit(_fail(f"cannot read {path}: {error.strerror or error}")) from error
+    return textfile.decode(data)
+
+
+def _fail(message: str) -> int:
+    print(f"agent-sync: {message}", file=sys.stderr)
+    return 2
+
+
+def _pattern(source: str) -> IdPattern:
+    try:
+        return IdPattern.compile(source)
+    except BadIdPattern as error:
+        raise SystemExit(_fail(str(error))) from error
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    text, problems = _read(args.file)
+    problems = problems + lint.lint_text(text, _pattern(args.id_pattern))
+    if args.json:
+        print(json.dumps([p.to_json() for p in problems], indent=2, ensure_ascii=False))
+    else:
+        for problem in problems:
+            where = f"{args.file}:{problem.line}"
+            print(f"{where}: {problem.severity}: [{problem.code}] {problem.message}")
+        errors = sum(1 for p in problems if p.severity == "error")
+        if problems:
+            print(f"{errors} error(s), {len(problems) - errors} warning(s)", file=sys.stderr)
+    return 1 if lint.has_errors(problems) else 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    text, problems = _read(args.file)
+    pattern = _pattern(args.id_pattern)
+    parsed = markdown.parse(text, pattern)
+    for problem in problems + lint.lint(parsed):
+        print(f"{args.file}:{problem.line}: {problem.severity}: {problem.message}",
+              file=sys.stderr)
+    plan = render.plan_manifest(
+        args.plan, path=args.source_path or args.file, pattern=pattern,
+        namespace=args.namespace, git_url=args.git_url, git_branch=args.git_branch,
+    )
+    tasks = render.task_manifests(parsed, plan=args.plan, namespace=args.namespace)
+    sys.stdout.write(render.to_yaml([plan, *tasks]))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent_sync import cluster as cluster_io
+    from agent_sync import gitrepo, metrics, sidecar, watching
+    from agent_sync.settings import Settings
+
+    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    try:
+        settings = Settings(**given)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}"
+            for e in error.errors()
+        )
+        return _fail(f"bad settings: {details}")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    pattern = _pattern(settings.id_pattern)
+    namespace = settings.resolved_namespace()
+    source: sidecar.Source
+    if settings.git_url:
+        repo = gitrepo.GitRepo(
+            url=settings.git_url, branch=settings.git_branch, path=str(settings.git_path),
+            workdir=settings.git_workdir, author=settings.git_author,
+            username=settings.git_username, token=settings.git_token,
+        )
+        source = repo
+    else:
+        assert settings.file is not None  # the settings validator guarantees one source
+        source = sidecar.FileSource(settings.file)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    registry = metrics.Metrics()
+    server = (
+        metrics.serve(registry, settings.metrics_host, settings.metrics_port)
+        if settings.metrics_port
+        else None
+    )
+    scheduler = watching.Scheduler(
+        debounce=settings.debounce_seconds, max_wait=settings.max_wait_seconds
+    )
+    stoppers: list[Any] = []
+    try:
+        if settings.git_url:
+            _retry_until(stop, repo.prepare, "preparing the git clone")
+        client = cluster_io.load_client(settings.kubeconfig)
+        cluster = cluster_io.Cluster(client, namespace=namespace, plan=settings.plan)
+        loop = sidecar.Sidecar(
+            cluster=cluster, source=source, plan=settings.plan,
+            source_path=settings.source_path(), pattern=pattern, metrics=registry,
+            status_mode=settings.status_comments, git_url=settings.git_url,
+            git_branch=settings.git_branch,
+        )
+        if settings.file is not None and not settings.git_url:
+            stoppers.append(watching.watch_file(settings.file.resolve(), scheduler.file_changed))
+        threading.Thread(
+            target=cluster.watch_tasks, args=(scheduler.cluster_changed, stop),
+            name="watch-tasks", daemon=True,
+        ).start()
+        log.info(
+            "syncing plan %s in namespace %s from %s", settings.plan, namespace,
+            settings.source_path(),
+        )
+        loop.run(scheduler, stop, resync=settings.poll_interval_seconds)
+    finally:
+        for stopper in stoppers:
+            stopper()
+        if server is not None:
+            server.shutdown()
+    log.info("stopped")
+    return 0
+
+
+def _retry_until(stop: threading.Event, action: Any, what: str) -> None:
+    from agent_sync.sidecar import _explain
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            action()
+            return
+        except Exception as error:
+            log.error("%s failed: %s", what, _explain(error))
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-sync",
+        description="Keep a markdown task list and its AgentTasks in agreement.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    linting = commands.add_parser("lint", help="report every problem in a plan file")
+    linting.add_argument("file")
+    linting.add_argument("--json", action="store_true", help="print a JSON list of problems")
+    linting.add_argument("--id-pattern", default=models.DEFAULT_TASK_ID_PATTERN)
+    linting.set_defaults(func=cmd_lint)
+
+    rendering = commands.add_parser("render", help="print the manifests `run` would apply")
+    rendering.add_argument("file")
+    rendering.add_argument("--plan", required=True, help="the AgentPlan's name")
+    rendering.add_argument("--namespace", help="set metadata.namespace (default: none)")
+    rendering.add_argument("--id-pattern", default=models.DEFAULT_TASK_ID_PATTERN)
+    rendering.add_argument(
+        "--source-path", help="spec.source.path of the plan (default: FILE as given)"
+    )
+    rendering.add_argument("--git-url", help="record the plan's git repository")
+    rendering.add_argument("--git-branch", help="its branch (default main)")
+    rendering.set_defaults(func=cmd_render)
+
+    running = commands.add_parser("run", help="the sidecar: sync until stopped")
+    running.add_argument("--file", help="the markdown file (file mode)")
+    running.add_argument("--plan", help="the AgentPlan's name (env AGENT_SYNC_PLAN)")
+    running.add_argument("--namespace", help="default: the pod's namespace")
+    running.add_argument("--debounce-seconds", "--debounce", type=float, dest="debounce_seconds")
+    running.add_argument("--max-wait-seconds", type=float)
+    running.add_argument("--id-pattern")
+    running.add_argument("--status-comments", choices=["none", "active", "all"])
+    running.add_argument("--poll-interval-seconds", "--poll-interval", type=float,
+                         dest="poll_interval_seconds")
+    running.add_argument("--metrics-port", type=int, help="0 disables (default 8081)")
+    running.add_argument("--metrics-host")
+    running.add_argument("--kubeconfig")
+    running.add_argument("--git-url")
+    running.add_argument("--git-branch")
+    running.add_argument("--git-path")
+    running.add_argument("--git-workdir")
+    running.add_argument("--git-username")
+    running.add_argument("--git-author")
+    running.add_argument("--log-level")
+    running.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

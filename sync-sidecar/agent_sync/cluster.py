@@ -1,0 +1,176 @@
+"""The only module that talks to the Kubernetes API.
+
+Writes are server-side applies with the field manager `agent-sync` (the fields the
+markdown expresses) and `agent-sync-rerun` (`spec.rerun`, kept apart so that the
+markdown-derived apply, identical to `render`, never removes it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import kubernetes
+from agent_api import models
+from kubernetes.client.exceptions import ApiException
+
+from agent_sync.render import MANAGER, Manifest
+
+RERUN_MANAGER = "agent-sync-rerun"
+APPLY = "application/apply-patch+yaml"
+log = logging.getLogger(__name__)
+
+
+def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig file."""
+    config = kubernetes.client.Configuration()
+    if kubeconfig is None:
+        try:
+            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=config
+            )
+            return kubernetes.client.ApiClient(config)
+        except kubernetes.config.ConfigException:
+            pass
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=config
+    )
+    return kubernetes.client.ApiClient(config)
+
+
+def describe(error: BaseException) -> str:
+    """One line for a log: what failed and what to do."""
+    if isinstance(error, ApiException):
+        if error.status in (401, 403):
+            return (
+                f"the API server refused access ({error.status} {error.reason}): give the "
+                "sidecar's ServiceAccount get/list/watch/create/patch/delete on agenttasks "
+                "and agentplans"
+            )
+        if error.status == 404:
+            return (
+                "the API server does not know agenttasks/agentplans (404): install the CRDs "
+                "(kubectl apply -f crds/)"
+            )
+        if error.status == 422:
+            return f"the API server rejected an object (422): {error.body}"
+        return f"API error {error.status} {error.reason}; retrying"
+    return f"{type(error).__name__}: {error}; is the API server reachable? retrying"
+
+
+class Cluster:
+    """AgentTasks and the AgentPlan of one plan in one namespace."""
+
+    def __init__(self, client: kubernetes.client.ApiClient, *, namespace: str, plan: str):
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+        self.namespace = namespace
+        self.plan = plan
+        self.conflicts = 0  # 409 answers seen
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(models.GROUP, models.VERSION, self.namespace, *args, **kwargs)
+        except ApiException as error:
+            if error.status == 409:
+                self.conflicts += 1
+            raise
+
+    def list_tasks(self) -> dict[str, dict[str, Any]]:
+        """Every AgentTask labelled with this plan, by name."""
+        answer = self._call(
+            self.custom.list_namespaced_custom_object,
+            models.AgentTask.plural,
+            label_selector=f"{models.LABEL_PLAN}={self.plan}",
+        )
+        return {item["metadata"]["name"]: item for item in answer.get("items", [])}
+
+    def get_plan(self) -> dict[str, Any] | None:
+        try:
+            plan: dict[str, Any] = self._call(
+                self.custom.get_namespaced_custom_object, models.AgentPlan.plural, self.plan
+            )
+            return plan
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def apply(self, manifest: Manifest, *, manager: str = MANAGER) -> None:
+        plural = models.AgentTask.plural if manifest["kind"] == "AgentTask" else (
+            models.AgentPlan.plural
+        )
+        body = dict(manifest)
+        body["metadata"] = {**manifest["metadata"], "namespace": self.namespace}
+        self._call(
+            self.custom.patch_namespaced_custom_object,
+            plural,
+            manifest["metadata"]["name"],
+            body,
+            field_manager=manager,
+            force=True,
+            _content_type=APPLY,
+        )
+
+    def request_rerun(self, name: str, value: str) -> None:
+        """Sets spec.rerun: the operator runs a task again when it differs from observedRerun."""
+        self.apply(
+            {
+                "apiVersion": models.API_VERSION,
+                "kind": "AgentTask",
+                "metadata": {"name": name},
+                "spec": {"rerun": value},
+            },
+            manager=RERUN_MANAGER,
+        )
+
+    def delete_task(self, name: str, uid: str | None) -> None:
+        """Deletes a task, only the very object that was listed (uid precondition)."""
+        body = {"preconditions": {"uid": uid}} if uid else None
+        try:
+            self._call(
+                self.custom.delete_namespaced_custom_object,
+                models.AgentTask.plural,
+                name,
+                body=body,
+                propagation_policy="Background",
+            )
+        except ApiException as error:
+            if error.status not in (404, 409):
+                raise
+
+    def record_sync(self, when: str) -> None:
+        """Sets the plan's status.lastSyncTime (merge patch: other status stays)."""
+        self._call(
+            self.custom.patch_namespaced_custom_object_status,
+            models.AgentPlan.plural,
+            self.plan,
+            {"status": {"lastSyncTime": when}},
+            field_manager=MANAGER,
+        )
+
+    def watch_tasks(self, on_change: Callable[[], None], stop: threading.Event) -> None:
+        """Calls on_change for every change to the plan's tasks, until stop is set."""
+        watcher = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                for _event in watcher.stream(  # type: ignore[no-untyped-call]
+                    self.custom.list_namespaced_custom_object,
+                    models.GROUP,
+                    models.VERSION,
+                    self.namespace,
+                    models.AgentTask.plural,
+                    label_selector=f"{models.LABEL_PLAN}={self.plan}",
+                    timeout_seconds=60,
+                ):
+                    backoff = 1.0
+                    on_change()
+                    if stop.is_set():
+                        break
+            except Exception as error:  # the watch restarts; the periodic resync covers gaps
+                log.warning("watching agenttasks failed: %s", describe(error))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        watcher.stop()  # type: ignore[no-untyped-call]

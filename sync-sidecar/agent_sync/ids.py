@@ -1,0 +1,95 @@
+"""Task IDs and the names of the objects made from them.
+
+The ID pattern is configurable (`--id-pattern`), so everything that finds an ID
+in text goes through `IdPattern`, which also decides the milestone (the ID's
+prefix) and whether an ID can be a Kubernetes-facing `spec.taskId` at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from agent_api import models
+
+MAX_NAME = 63
+_NOT_NAME_CHAR = re.compile(r"[^a-z0-9-]")
+_TASK_ID_SHAPE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_LABEL_VALUE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
+_MILESTONE_SEPARATORS = ".-_/:"
+
+
+class BadIdPattern(ValueError):
+    """The configured ID pattern is not a usable regular expression."""
+
+
+@dataclass(frozen=True)
+class IdPattern:
+    """A compiled task ID pattern, matched only as a whole word.
+
+    `T\\d{3}\\.\\d{3}` must not find `T001.001` inside `T001.0012` or `XT001.001`,
+    so the pattern is wrapped in alphanumeric look-arounds.
+    """
+
+    source: str
+    regex: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, source: str = models.DEFAULT_TASK_ID_PATTERN) -> IdPattern:
+        if not source:
+            raise BadIdPattern("the task ID pattern is empty: give a regular expression")
+        try:
+            regex = re.compile(rf"(?<![A-Za-z0-9])(?:{source})(?![A-Za-z0-9])")
+        except re.error as error:
+            raise BadIdPattern(
+                f"the task ID pattern {source!r} is not a valid regular expression "
+                f"({error}); the default is {models.DEFAULT_TASK_ID_PATTERN!r}"
+            ) from error
+        if regex.search(""):
+            raise BadIdPattern(
+                f"the task ID pattern {source!r} matches the empty string: "
+                "it must match at least one character"
+            )
+        return cls(source=source, regex=regex)
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == models.DEFAULT_TASK_ID_PATTERN
+
+    def milestone_of(self, task_id: str) -> str:
+        """The ID's prefix: `T001` for `T001.009`.
+
+        A pattern with a named group `milestone` says so itself; otherwise the prefix is
+        everything before the last separator (. - _ / :), or the whole ID without one.
+        """
+        if "milestone" in self.regex.groupindex:
+            match = self.regex.fullmatch(task_id)
+            if match and match.group("milestone"):
+                return match.group("milestone")
+        cut = max(task_id.rfind(sep) for sep in _MILESTONE_SEPARATORS)
+        return task_id[:cut] if cut > 0 else task_id
+
+
+def is_valid_task_id(task_id: str) -> bool:
+    """Whether the ID fits `spec.taskId` (letters, digits, . _ -; at most 63)."""
+    return len(task_id) <= MAX_NAME and bool(_TASK_ID_SHAPE.match(task_id))
+
+
+def task_object_name(plan: str, task_id: str) -> str:
+    """`<plan>-<task id lowercased, other characters as '-'>`, kept within 63 characters.
+
+    A name that would be longer is cut and given a short hash of the full name, so
+    two long IDs that share a prefix still get different names.
+    """
+    name = f"{plan}-{_NOT_NAME_CHAR.sub('-', task_id.lower())}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+
+
+def label_value(text: str) -> str:
+    """A valid label value (63 characters, alphanumeric at both ends) made from text."""
+    value = _LABEL_VALUE_CHAR.sub("-", text.lower())[:MAX_NAME]
+    return value.strip("-._")

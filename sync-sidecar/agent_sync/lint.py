@@ -1,0 +1,145 @@
+"""Problems that span tasks: unknown dependencies, cycles, done before a dependency.
+
+`markdown.parse` reports what one line can show (duplicates, bad checkboxes, bad
+priorities, self-dependencies); this module adds what needs the whole graph. Every
+problem is independent: one bad task never hides another's problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from agent_sync.ids import IdPattern
+from agent_sync.markdown import ParsedPlan, Problem, Task, parse
+
+
+def lint_text(text: str, pattern: IdPattern | None = None) -> list[Problem]:
+    """Every problem in a file's text, ordered by line."""
+    return lint(parse(text, pattern))
+
+
+def lint(parsed: ParsedPlan) -> list[Problem]:
+    problems = list(parsed.problems)
+    tasks = parsed.by_id()
+    problems.extend(unknown_dependencies(parsed.tasks, tasks, parsed.held_ids))
+    problems.extend(cycles(parsed.tasks, tasks))
+    problems.extend(done_before_dependencies(parsed.tasks, tasks))
+    problems.sort(key=lambda problem: (problem.line, problem.severity != "error", problem.code))
+    return problems
+
+
+def has_errors(problems: Iterable[Problem]) -> bool:
+    return any(problem.severity == "error" for problem in problems)
+
+
+def unknown_dependencies(
+    ordered: Sequence[Task], tasks: Mapping[str, Task], held: frozenset[str]
+) -> list[Problem]:
+    problems = []
+    for task in ordered:
+        for dependency in task.depends_on:
+            if dependency not in tasks and dependency not in held:
+                problems.append(Problem(
+                    task.line, "error", "unknown-dependency",
+                    f"line {task.line}: {task.task_id} depends on {dependency}, which is no "
+                    f"task in this file, so {task.task_id} would wait forever; add "
+                    f"{dependency} or correct the ID",
+                    task.task_id,
+                ))
+    return problems
+
+
+def done_before_dependencies(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
+    problems = []
+    for task in ordered:
+        if not task.done:
+            continue
+        open_ones = [d for d in task.depends_on if d in tasks and not tasks[d].done]
+        if open_ones:
+            problems.append(Problem(
+                task.line, "warning", "done-before-dependency",
+                f"line {task.line}: {task.task_id} is ticked but depends on "
+                f"{', '.join(open_ones)}, which {'is' if len(open_ones) == 1 else 'are'} "
+                "not; check whether the dependency is really open",
+                task.task_id,
+            ))
+    return problems
+
+
+def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
+    """One error per dependency cycle, naming every task on it (Tarjan, iterative)."""
+    index_of: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in ordered:
+        if root.task_id in index_of:
+            continue
+        work: list[tuple[str, int]] = [(root.task_id, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index_of[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            edges = [d for d in tasks[node].depends_on if d in tasks]
+            if child < len(edges):
+                work.append((node, child + 1))
+                nxt = edges[child]
+                if nxt not in index_of:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index_of[nxt])
+                continue
+            if low[node] == index_of[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+
+    problems = []
+    for component in components:
+        members = sorted(component, key=lambda task_id: tasks[task_id].line)
+        first = tasks[members[0]]
+        path = _cycle_path(members[0], set(component), tasks)
+        message = (
+            f"line {first.line}: dependency cycle {' -> '.join(path)}: these tasks wait for "
+            "each other and none can ever run; remove one of the dependencies"
+        )
+        if len(members) > len(path) - 1:
+            message += f" (all tasks caught in it: {', '.join(members)})"
+        problems.append(Problem(first.line, "error", "dependency-cycle", message, first.task_id))
+    return problems
+
+
+def _cycle_path(start: str, members: set[str], tasks: Mapping[str, Task]) -> list[str]:
+    """The shortest cycle through start inside its component, start repeated at the end."""
+    previous: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for dependency in tasks[node].depends_on:
+                if dependency not in members:
+                    continue
+                if dependency == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return [*reversed(path), start]
+                if dependency not in previous:
+                    previous[dependency] = node
+                    following.append(dependency)
+        frontier = following
+    return [start, start]

@@ -1,0 +1,502 @@
+"""Parse a plan's markdown task list: one pass, precompiled regexes, no I/O.
+
+The format (docs/markdown-format.md): a task is a task-list item (`- [ ]`, `- [x]`,
+any list marker, any nesting) outside fenced code and HTML comments whose first line
+holds a task ID. Other IDs in the item's text are dependencies, `blocked by: text`
+without an ID is a gate, a standalone P0..P3 is the priority, `[x]` is done.
+
+The parser never gives up: a line it cannot read becomes a `Problem` with its line
+number and the rest of the file is parsed as usual. A task whose line cannot be read
+(an unknown checkbox state) is *held*: the sidecar neither applies nor prunes it, so
+a typo never deletes work in the cluster.
+
+Besides meaning, the parser records where each task's checkbox character and status
+comment sit in the text, so that `writeback` can change exactly those characters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent_sync.ids import IdPattern, is_valid_task_id
+
+Severity = Literal["error", "warning"]
+
+DEFAULT_PRIORITY = "P2"
+MAX_TITLE = 1024
+MAX_DESCRIPTION = 65536
+MAX_DEPENDENCIES = 256
+MAX_GATES = 64
+MAX_GATE = 1024
+
+# A list item with a checkbox: marker, whitespace, [state], then whitespace or the end.
+_CHECKBOX_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([^\]\r\n]{0,3})\](?=[ \t]|$)")
+_FENCE = re.compile(r"(`{3,}|~{3,})(.*)$")
+_HEADING = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d+)(?![A-Za-z0-9_])")
+_PRIORITY_FIELD = re.compile(r"(?i:priority)\s*[:=]\s*[*_`\[(]*\s*([^\s*_`\]),;.]+)")
+_GATE = re.compile(r"(?i:blocked[ \t]+by)[ \t]*:[ \t]*([^;)\]\n]*)")
+# The status comment the sidecar keeps at the end of a task's first line.
+STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]+) -->(?=[ \t]*$)")
+_ID_WRAPPERS = re.compile(r"^[\s:|\u2013\u2014-]+")
+# For the default pattern only: things that look like a task ID but are not one.
+_ALMOST_DEFAULT_ID = re.compile(r"(?<![A-Za-z0-9])[Tt]\d{1,5}[.\-_]\d{1,5}(?![A-Za-z0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something a person should know about one line of the file."""
+
+    line: int
+    severity: Severity
+    code: str  # stable, kebab-case: what kind of problem (duplicate-id, cycle, ...)
+    message: str  # what is wrong and what to do
+    task_id: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "severity": self.severity,
+            "code": self.code,
+            "taskId": self.task_id,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One task read from the file, with the positions write-back needs."""
+
+    task_id: str
+    line: int  # 1-based line of the item's first line
+    title: str
+    description: str
+    priority: str
+    depends_on: tuple[str, ...]
+    gates: tuple[str, ...]
+    done: bool
+    milestone: str  # the ID's prefix, e.g. T001
+    heading: str | None  # the heading the task sits under
+    checkbox_offset: int  # index in the text of the checkbox's state character
+    line_end: int  # index just after the first line's content (before its line ending)
+    status_span: tuple[int, int] | None  # the trailing status comment, leading space included
+    status: str | None  # the phase that comment shows
+    can_annotate: bool  # False when the line ends inside a construct a comment would break
+
+
+@dataclass(frozen=True)
+class ParsedPlan:
+    """Everything read from one file."""
+
+    tasks: tuple[Task, ...]
+    problems: tuple[Problem, ...]
+    held_ids: frozenset[str]  # IDs on lines that could not be read: never applied nor pruned
+    line_count: int
+
+    def by_id(self) -> dict[str, Task]:
+        return {task.task_id: task for task in self.tasks}
+
+
+@dataclass
+class _Item:
+    """A task item still collecting its continuation lines."""
+
+    task_id: str
+    line: int
+    indent: int
+    content_indent: int
+    first_text: str
+    done: bool
+    heading: str | None
+    checkbox_offset: int
+    line_end: int
+    status_span: tuple[int, int] | None
+    status: str | None
+    can_annotate: bool
+    slot: int
+    usable: bool  # False for a duplicate or unreadable item: collects lines, yields no task
+    more: list[str] = field(default_factory=list)
+
+
+def _indent_of(whitespace: str) -> int:
+    if "\t" not in whitespace:
+        return len(whitespace)
+    column = 0
+    for char in whitespace:
+        column = column + 4 - column % 4 if char == "\t" else column + 1
+    return column
+
+
+def _strip_comments(content: str, in_comment: bool) -> tuple[str, bool]:
+    """Blanks out HTML comments (keeping columns); returns the text and the new state."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(content):
+        if in_comment:
+            close = content.find("-->", pos)
+            if close < 0:
+                out.append(" " * (len(content) - pos))
+                return "".join(out), True
+            out.append(" " * (close + 3 - pos))
+            pos = close + 3
+            in_comment = False
+        else:
+            start = content.find("<!--", pos)
+            if start < 0:
+                out.append(content[pos:])
+                break
+            out.append(content[pos:start])
+            pos = start
+            in_comment = True
+    return "".join(out), in_comment
+
+
+def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
+    """Reads every task in the text; problems are collected, never raised."""
+    ids = pattern or IdPattern.compile()
+    id_regex = ids.regex
+    problems: list[Problem] = []
+    slots: list[Task | None] = []
+    held: set[str] = set()
+    first_line_of: dict[str, int] = {}
+    stack: list[_Item] = []
+    heading: str | None = None
+    fence: tuple[str, int, int] | None = None  # (char, length, opening line)
+    fence_owner: _Item | None = None
+    in_comment = False
+    comment_line = 0
+    offset = 0
+    lines = text.split("\n")
+
+    def close_to(indent: int) -> None:
+        while stack and stack[-1].indent >= indent:
+            _finish(stack.pop(), ids, slots, problems)
+
+    for number, raw in enumerate(lines, 1):
+        start = offset
+        offset += len(raw) + 1
+        content = raw[:-1] if raw.endswith("\r") else raw
+
+        if fence is not None:
+            stripped = content.lstrip(" \t")
+            if stripped.startswith(fence[0] * fence[1]) and not stripped.strip(fence[0]).strip():
+                fence = None
+            elif fence_owner is not None:
+                fence_owner.more.append(content)
+            continue
+
+        visible = content
+        opened_comment = False
+        if in_comment or "<!--" in content:
+            was_in_comment = in_comment
+            visible, in_comment = _strip_comments(content, in_comment)
+            if in_comment and not was_in_comment:
+                comment_line = number
+                opened_comment = True
+        stripped = visible.lstrip(" \t")
+        if not stripped.strip():
+            if stack:
+                stack[-1].more.append("")
+            continue
+        indent = _indent_of(visible[: len(visible) - len(stripped)])
+        first = stripped[0]
+
+        if first in "`~":
+            opening = _FENCE.match(stripped)
+            if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+                close_to(indent)
+                fence = (opening.group(1)[0], len(opening.group(1)), number)
+                fence_owner = stack[-1] if stack else None
+                if fence_owner is not None:
+                    fence_owner.more.append(content)
+                continue
+
+        if first == "#" and indent < 4:
+            heading_match = _HEADING.match(stripped)
+            if heading_match:
+                close_to(0)
+                heading = (heading_match.group(2) or "").strip() or None
+                continue
+
+        item = _CHECKBOX_ITEM.match(stripped) if first in "-*+0123456789" else None
+        if item is None:
+            close_to(indent)
+            if stack:
+                stack[-1].more.append(visible)
+            continue
+
+        close_to(indent)
+        rest = stripped[item.end():]
+        found = id_regex.search(rest)
+        if found is None:
+            if ids.is_default:
+                almost = _ALMOST_DEFAULT_ID.search(rest)
+                if almost:
+                    problems.append(Problem(
+                        number, "warning", "unrecognised-id",
+                        f"line {number}: {almost.group(0)!r} looks like a task ID but does "
+                        f"not match the pattern {ids.source}, so this item is not a task; "
+                        "write it as T001.009 (three digits, a dot, three digits)",
+                    ))
+            if stack:
+                stack[-1].more.append(visible)
+            continue
+
+        task_id = found.group(0)
+        box = item.group(1)
+        box_index = len(content) - len(stripped) + stripped.index("[", 0, item.end()) + 1
+        usable = True
+        if box not in (" ", "x", "X"):
+            usable = False
+            held.add(task_id)
+            problems.append(Problem(
+                number, "error", "unreadable-checkbox",
+                f"line {number}: {task_id} has the checkbox [{box}], which is neither "
+                "[ ] (open) nor [x] (done); write one of those. Until then the task is "
+                "left as it is in the cluster.",
+                task_id,
+            ))
+        elif not is_valid_task_id(task_id):
+            usable = False
+            problems.append(Problem(
+                number, "error", "invalid-id",
+                f"line {number}: {task_id!r} cannot be a task ID: use at most 63 letters, "
+                "digits, '.', '_' or '-', starting and ending with a letter or digit; "
+                "change the ID pattern if it matches too much",
+                task_id,
+            ))
+        elif task_id in first_line_of:
+            usable = False
+            problems.append(Problem(
+                number, "error", "duplicate-id",
+                f"line {number}: {task_id} is already the task on line "
+                f"{first_line_of[task_id]}; give this task a new ID (only line "
+                f"{first_line_of[task_id]} is synced)",
+                task_id,
+            ))
+        else:
+            first_line_of[task_id] = number
+
+        status_match = STATUS_COMMENT.search(content) if "<!-- agent:" in content else None
+        status_span = (
+            (start + status_match.start(), start + status_match.end()) if status_match else None
+        )
+        slots.append(None)
+        stack.append(_Item(
+            task_id=task_id,
+            line=number,
+            indent=indent,
+            content_indent=indent + item.end() + 1,
+            first_text=rest,
+            done=box in ("x", "X"),
+            heading=heading,
+            checkbox_offset=start + box_index,
+            line_end=start + len(content),
+            status_span=status_span,
+            status=status_match.group(1) if status_match else None,
+            can_annotate=not opened_comment,
+            slot=len(slots) - 1,
+            usable=usable,
+        ))
+
+    close_to(-1)
+    if fence is not None:
+        problems.append(Problem(
+            fence[2], "warning", "unclosed-code-block",
+            f"line {fence[2]}: this code block never closes, so nothing after it is read; "
+            f"add a closing {fence[0] * fence[1]} line",
+        ))
+    if in_comment:
+        problems.append(Problem(
+            comment_line, "warning", "unclosed-comment",
+            f"line {comment_line}: this HTML comment never closes, so nothing after it is "
+            "read; add -->",
+        ))
+    tasks = tuple(task for task in slots if task is not None)
+    return ParsedPlan(
+        tasks=tasks, problems=tuple(problems), held_ids=frozenset(held), line_count=len(lines)
+    )
+
+
+def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: list[Problem]) -> None:
+    """Turns a closed item into a Task: dependencies, gates, priority, title, text."""
+    if not item.usable:
+        return
+    line = item.line
+    task_id = item.task_id
+    while item.more and not item.more[-1].strip():
+        item.more.pop()
+    body = item.first_text if not item.more else "\n".join([item.first_text, *item.more])
+
+    depends: list[str] = []
+    seen = {task_id}
+    own_mentions = 0
+    for match in ids.regex.finditer(body):
+        other = match.group(0)
+        if other == task_id:
+            own_mentions += 1
+        elif other not in seen:
+            seen.add(other)
+            depends.append(other)
+    if own_mentions > 1:
+        problems.append(Problem(
+            line, "error", "self-dependency",
+            f"line {line}: {task_id} names itself as a dependency; a task cannot wait for "
+            "itself: remove the second mention (it is ignored)",
+            task_id,
+        ))
+    if len(depends) > MAX_DEPENDENCIES:
+        problems.append(Problem(
+            line, "error", "too-many-dependencies",
+            f"line {line}: {task_id} has {len(depends)} dependencies; at most "
+            f"{MAX_DEPENDENCIES} are allowed, only the first {MAX_DEPENDENCIES} are synced",
+            task_id,
+        ))
+        depends = depends[:MAX_DEPENDENCIES]
+
+    priority = _priority(
+        ids.regex.sub(" ", body), ids.regex.sub(" ", item.first_text), line, task_id, problems
+    )
+    gates = _gates(body, ids, line, task_id, problems)
+
+    title = _title(item.first_text, task_id)
+    if not title:
+        title = task_id
+        problems.append(Problem(
+            line, "warning", "missing-title",
+            f"line {line}: {task_id} has no title; write what the task is after its ID",
+            task_id,
+        ))
+    elif len(title) > MAX_TITLE:
+        problems.append(Problem(
+            line, "warning", "long-title",
+            f"line {line}: {task_id}'s first line is {len(title)} characters; only "
+            f"{MAX_TITLE} are kept as its title, put the rest on indented lines below",
+            task_id,
+        ))
+        title = title[:MAX_TITLE]
+    description = _description(item)
+    if len(description) > MAX_DESCRIPTION:
+        problems.append(Problem(
+            line, "warning", "long-description",
+            f"line {line}: {task_id}'s text is {len(description)} characters; only "
+            f"{MAX_DESCRIPTION} are synced",
+            task_id,
+        ))
+        description = description[:MAX_DESCRIPTION]
+
+    slots[item.slot] = Task(
+        task_id=task_id,
+        line=line,
+        title=title,
+        description=description,
+        priority=priority,
+        depends_on=tuple(depends),
+        gates=gates,
+        done=item.done,
+        milestone=ids.milestone_of(task_id),
+        heading=item.heading,
+        checkbox_offset=item.checkbox_offset,
+        line_end=item.line_end,
+        status_span=item.status_span,
+        status=item.status,
+        can_annotate=item.can_annotate,
+    )
+
+
+def _priority(
+    text: str, first_line: str, line: int, task_id: str, problems: list[Problem]
+) -> str:
+    """The one P0..P3 token in the text; `Priority: <other>` on the first line is an error."""
+    found: list[str] = []
+    for match in _PRIORITY_TOKEN.finditer(text):
+        token = f"P{match.group(1)}"
+        if token in ("P0", "P1", "P2", "P3"):
+            if token not in found:
+                found.append(token)
+        else:
+            problems.append(Problem(
+                line, "error", "invalid-priority",
+                f"line {line}: {task_id} has priority {token}; priorities are P0 (first) "
+                "to P3 (last): write one of those",
+                task_id,
+            ))
+    if "riority" in first_line or "RIORITY" in first_line:
+        for match in _PRIORITY_FIELD.finditer(first_line):
+            value = match.group(1)
+            if not _PRIORITY_TOKEN.fullmatch(value):
+                problems.append(Problem(
+                    line, "error", "invalid-priority",
+                    f"line {line}: {task_id} has 'Priority: {value}'; priorities are P0 "
+                    "(first) to P3 (last): write one of those",
+                    task_id,
+                ))
+    if len(found) > 1:
+        problems.append(Problem(
+            line, "warning", "conflicting-priorities",
+            f"line {line}: {task_id} names several priorities ({', '.join(found)}); the "
+            f"first, {found[0]}, is used: keep only one",
+            task_id,
+        ))
+    return found[0] if found else DEFAULT_PRIORITY
+
+
+def _gates(
+    text: str, ids: IdPattern, line: int, task_id: str, problems: list[Problem]
+) -> tuple[str, ...]:
+    if ":" not in text:
+        return ()
+    gates: list[str] = []
+    for match in _GATE.finditer(text):
+        gate = match.group(1).strip().strip("*_`").strip().rstrip(".,").strip()
+        if ids.regex.search(gate):
+            continue  # blocked by another task: a dependency, already counted
+        if not gate:
+            problems.append(Problem(
+                line, "warning", "empty-gate",
+                f"line {line}: {task_id} says 'blocked by:' without saying by what; write "
+                "the blocker after the colon, or a task ID",
+                task_id,
+            ))
+            continue
+        if len(gate) > MAX_GATE:
+            gate = gate[:MAX_GATE]
+        if gate not in gates:
+            gates.append(gate)
+    if len(gates) > MAX_GATES:
+        problems.append(Problem(
+            line, "error", "too-many-gates",
+            f"line {line}: {task_id} has {len(gates)} gates; only the first {MAX_GATES} "
+            "are synced",
+            task_id,
+        ))
+        gates = gates[:MAX_GATES]
+    return tuple(gates)
+
+
+def _title(first_text: str, task_id: str) -> str:
+    """The first line without its ID (and the bold or code marks around the ID)."""
+    index = first_text.find(task_id)
+    before, after = first_text[:index], first_text[index + len(task_id):]
+    for mark in ("**", "__", "`", "*", "_"):
+        if before.rstrip().endswith(mark) and after.startswith(mark):
+            before = before.rstrip()[: -len(mark)]
+            after = after[len(mark):]
+            break
+    title = f"{before.strip()} {_ID_WRAPPERS.sub('', after)}" if before.strip() else after
+    return _ID_WRAPPERS.sub("", title).strip()
+
+
+def _description(item: _Item) -> str:
+    first = item.first_text.strip()
+    if not item.more:
+        return first
+    cut = item.content_indent
+    lines = [first]
+    for line in item.more:
+        expanded = line.expandtabs(4) if "\t" in line[:cut] else line
+        lead = len(expanded) - len(expanded.lstrip(" "))
+        lines.append(expanded[min(lead, cut):].rstrip())
+    return "\n".join(lines).strip()

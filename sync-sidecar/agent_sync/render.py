@@ -1,0 +1,126 @@
+"""The manifests a parsed plan stands for: what `render` prints and `run` applies.
+
+Only the fields the markdown expresses are set (the sidecar's field manager owns
+exactly these), so a person may still set `timeoutSeconds`, `agentProfile`,
+`maxConcurrent` and the like with kubectl without the sidecar undoing it.
+
+No ownerReferences: the operator adds the reference from each task to its plan, so
+the output needs no UIDs and can be committed for Argo CD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from agent_api import models
+
+from agent_sync.ids import IdPattern, label_value, task_object_name
+from agent_sync.markdown import ParsedPlan, Task
+
+MANAGER = "agent-sync"
+# spec fields of an AgentTask that come from the markdown; the rest belong to people.
+TASK_FIELDS = ("taskId", "title", "description", "priority", "dependsOn", "gates", "done", "plan")
+Manifest = dict[str, Any]
+
+
+def plan_manifest(
+    plan: str,
+    *,
+    path: str,
+    pattern: IdPattern,
+    namespace: str | None = None,
+    git_url: str | None = None,
+    git_branch: str | None = None,
+) -> Manifest:
+    """The AgentPlan with only `spec.source` set."""
+    git = (
+        models.Repository(url=public_url(git_url), branch=git_branch or "main")
+        if git_url
+        else None
+    )
+    source = models.PlanSource(path=path, git=git, id_pattern=pattern.source).to_api()
+    if pattern.is_default:
+        del source["idPattern"]
+    return {
+        "apiVersion": models.API_VERSION,
+        "kind": "AgentPlan",
+        "metadata": _metadata(plan, namespace, {models.LABEL_MANAGED_BY: MANAGER}),
+        "spec": {"source": source},
+    }
+
+
+def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Manifest:
+    """One AgentTask, named `<plan>-<task id>`, labelled as created by the sidecar."""
+    spec = models.AgentTaskSpec(
+        task_id=task.task_id,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,  # parse yields only P0..P3
+        depends_on=list(task.depends_on),
+        gates=list(task.gates),
+        done=task.done,
+        plan=plan,
+    ).to_api()
+    labels = {
+        models.LABEL_PLAN: plan,
+        models.LABEL_MILESTONE: label_value(task.milestone),
+        models.LABEL_TASK_ID: task.task_id,  # a valid task ID is a valid label value
+        models.LABEL_MANAGED_BY: MANAGER,
+    }
+    return {
+        "apiVersion": models.API_VERSION,
+        "kind": "AgentTask",
+        "metadata": _metadata(task_object_name(plan, task.task_id), namespace, labels),
+        "spec": {key: spec[key] for key in TASK_FIELDS},
+    }
+
+
+def task_manifests(
+    parsed: ParsedPlan, *, plan: str, namespace: str | None = None
+) -> list[Manifest]:
+    """Every task's manifest, ordered by object name so the output diffs cleanly."""
+    manifests = [task_manifest(task, plan=plan, namespace=namespace) for task in parsed.tasks]
+    manifests.sort(key=lambda manifest: str(manifest["metadata"]["name"]))
+    return manifests
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line text as a literal block, so a task's text diffs line by line."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def to_yaml(manifests: Iterable[Manifest]) -> str:
+    """Multi-document YAML, keys in a fixed order, unicode kept as written."""
+    return yaml.dump_all(
+        list(manifests), Dumper=_Dumper, sort_keys=False, explicit_start=True,
+        allow_unicode=True, width=100,
+    )
+
+
+def public_url(url: str | None) -> str:
+    """The URL without user or password, safe to store in a manifest."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _metadata(name: str, namespace: str | None, labels: dict[str, str]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = labels
+    return metadata

@@ -1,0 +1,65 @@
+"""Settings of `agent-sync run`: flags first, then `AGENT_SYNC_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_api import models
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_sync.writeback import StatusMode
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class Settings(BaseSettings):
+    """Everything the sidecar needs; see docs/sync-sidecar.md for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_SYNC_", extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    file: Path | None = None  # the markdown file (file mode)
+    namespace: str | None = None  # None: the pod's namespace, else "default"
+    debounce_seconds: float = Field(default=2.0, ge=0, le=600)
+    max_wait_seconds: float = Field(default=10.0, gt=0, le=3600)  # longest an edit waits
+    id_pattern: str = models.DEFAULT_TASK_ID_PATTERN
+    status_comments: StatusMode = "active"
+    poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    metrics_port: int = Field(default=8081, ge=0, le=65535)  # 0 disables the server
+    metrics_host: str = "0.0.0.0"
+    kubeconfig: str | None = None  # None: in-cluster config, else $KUBECONFIG
+    git_url: str | None = None
+    git_branch: str = "main"
+    git_path: str | None = None  # the file inside the repository
+    git_workdir: Path = Path("/tmp/agent-sync/repo")
+    git_username: str = "x-access-token"
+    git_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("AGENT_SYNC_GIT_TOKEN", "GIT_TOKEN")
+    )
+    git_author: str = "agent-sync <agent-sync@orchestration.coditect.ai>"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Settings:
+        if self.git_url:
+            if not self.git_path:
+                raise ValueError(
+                    "git mode needs --git-path: the markdown file's path inside the repository"
+                )
+        elif self.file is None:
+            raise ValueError(
+                "say where the plan is: --file PATH, or --git-url URL with --git-path PATH"
+            )
+        return self
+
+    def resolved_namespace(self) -> str:
+        if self.namespace:
+            return self.namespace
+        if SERVICE_ACCOUNT_NAMESPACE.exists():
+            return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+        return "default"
+
+    def source_path(self) -> str:
+        """The file's path as the plan records it: as given, or inside the repository."""
+        return str(self.git_path if self.git_url else self.file)

@@ -1,0 +1,281 @@
+"""The `run` loop: read, parse, write status back, apply, prune; then wait for a change.
+
+One sync (`Sidecar.sync_once`) is level-based: it reads the whole file and lists the
+plan's tasks, so it needs no memory of earlier syncs and a restart loses nothing.
+Every failure (unreadable file, API server down, push refused) is logged with what
+to do and retried with backoff; the loop never exits on bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from agent_sync import lint, markdown, reconcile, render, textfile, writeback
+from agent_sync.cluster import Cluster, describe
+from agent_sync.gitrepo import GitError
+from agent_sync.ids import IdPattern, task_object_name
+from agent_sync.metrics import Metrics
+from agent_sync.watching import Scheduler
+
+log = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 5
+
+
+class Source(Protocol):
+    """Where the markdown lives: a plain file, or a file in a git clone."""
+
+    def refresh(self) -> None: ...
+    def read(self) -> bytes: ...
+    def write(self, expected: bytes, new: bytes, message: str) -> None: ...
+
+
+@dataclass
+class FileSource:
+    path: Path
+
+    def refresh(self) -> None:
+        pass
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+    def write(self, expected: bytes, new: bytes, message: str) -> None:
+        textfile.replace_if_unchanged(self.path, expected, new)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did (for logs, tests and the benchmark)."""
+
+    tasks: int = 0
+    applied: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    ticked: list[str] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)
+    file_races: int = 0
+    skipped: str | None = None  # why nothing was done
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def commit_message(change: writeback.WriteBack) -> str:
+    lines = []
+    if change.ticks:
+        lines.append(f"agent-sync: tick {', '.join(sorted(change.ticks))} (Succeeded)")
+    shown = {k: v for k, v in change.statuses.items() if k not in change.ticks}
+    if shown:
+        status = ", ".join(f"{k} {v or 'cleared'}" for k, v in sorted(shown.items()))
+        lines.append(f"agent-sync: status {status}")
+    return "\n\n".join(lines) or "agent-sync: status"
+
+
+class Sidecar:
+    def __init__(
+        self,
+        *,
+        cluster: Cluster,
+        source: Source,
+        plan: str,
+        source_path: str,
+        pattern: IdPattern,
+        metrics: Metrics | None = None,
+        status_mode: writeback.StatusMode = "active",
+        git_url: str | None = None,
+        git_branch: str | None = None,
+        clock: Callable[[], str] = now_rfc3339,
+    ):
+        self.cluster = cluster
+        self.source = source
+        self.plan = plan
+        self.pattern = pattern
+        self.metrics = metrics or Metrics()
+        self.status_mode = status_mode
+        self.clock = clock
+        self.plan_manifest = render.plan_manifest(
+            plan, path=source_path, pattern=pattern, git_url=git_url, git_branch=git_branch
+        )
+        self._plan_applied = False
+        self._last_problems: list[markdown.Problem] | None = None
+        self._last_bytes: bytes | None = None
+        self._counted_conflicts = 0
+
+    # ------------------------------------------------------------------ one sync
+
+    def sync_once(self) -> SyncReport:
+        """Makes the file and the cluster agree once. Raises on I/O errors."""
+        report = SyncReport()
+        self.source.refresh()
+        self._ensure_plan()
+        for _ in range(WRITE_ATTEMPTS):
+            data = self.source.read()
+            if not data.strip():
+                report.skipped = "the file is empty (being written?): nothing applied or pruned"
+                log.warning("%s; the next save syncs", report.skipped)
+                return report
+            text, decode_problems = textfile.decode(data)
+            parsed = markdown.parse(text, self.pattern)
+            self._report_problems(decode_problems + lint.lint(parsed))
+            live = self.cluster.list_tasks()
+            change = writeback.decide(
+                parsed, reconcile.observed(parsed, live, plan=self.plan), self.status_mode
+            )
+            if change.changes_file:
+                new_text = writeback.apply(text, parsed, change)
+                try:
+                    self.source.write(data, textfile.encode(new_text), commit_message(change))
+                except textfile.FileChanged:
+                    report.file_races += 1
+                    self.metrics.file_races.inc()
+                    log.info("the file changed while writing status back: re-reading")
+                    continue
+                report.ticked = sorted(change.ticks)
+                self.metrics.ticked.inc(len(change.ticks))
+                parsed = markdown.parse(new_text, self.pattern)
+                data = textfile.encode(new_text)
+            break
+        else:
+            raise textfile.FileChanged(
+                f"the file kept changing during {WRITE_ATTEMPTS} write-backs; trying later"
+            )
+
+        for task_id in sorted(change.reruns):
+            self.cluster.request_rerun(task_object_name(self.plan, task_id), self.clock())
+            report.reruns.append(task_id)
+            self.metrics.reruns.inc()
+            log.info("%s was unticked after it succeeded: running it again", task_id)
+
+        desired = render.task_manifests(parsed, plan=self.plan)
+        todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
+        for manifest in todo.apply:
+            self.cluster.apply(manifest)
+            report.applied.append(str(manifest["metadata"]["name"]))
+        for name in todo.prune:
+            uid = live[name].get("metadata", {}).get("uid")
+            self.cluster.delete_task(name, uid)
+            report.pruned.append(name)
+            log.info("pruned %s: its line left the file", name)
+        self.metrics.applied.inc(len(todo.apply))
+        self.metrics.pruned.inc(len(todo.prune))
+        self.metrics.tasks.set(len(parsed.tasks))
+        report.tasks = len(parsed.tasks)
+        if todo.apply or todo.prune:
+            log.info(
+                "synced %d tasks: applied %d, pruned %d",
+                len(parsed.tasks), len(todo.apply), len(todo.prune),
+            )
+            self._record_sync()
+        self._last_bytes = data
+        return report
+
+    def _ensure_plan(self) -> None:
+        if self._plan_applied:
+            return
+        if reconcile.differs(self.plan_manifest, self.cluster.get_plan()):
+            self.cluster.apply(self.plan_manifest)
+            log.info("applied AgentPlan %s", self.plan)
+        self._plan_applied = True
+
+    def _record_sync(self) -> None:
+        try:
+            self.cluster.record_sync(self.clock())
+        except Exception as error:  # a status nicety: never fails the sync
+            log.debug("could not record lastSyncTime: %s", describe(error))
+
+    def _report_problems(self, problems: list[markdown.Problem]) -> None:
+        errors = sum(1 for p in problems if p.severity == "error")
+        self.metrics.problems.labels("error").set(errors)
+        self.metrics.problems.labels("warning").set(len(problems) - errors)
+        if problems == self._last_problems:
+            return  # logged already; a problem is logged once, not on every sync
+        self._last_problems = problems
+        for problem in problems:
+            level = logging.ERROR if problem.severity == "error" else logging.WARNING
+            log.log(level, "%s", problem.message)
+
+    # ------------------------------------------------------------------ the loop
+
+    def sync_guarded(self, since: float | None = None) -> bool:
+        """One sync with its failure logged and counted; True when it succeeded."""
+        try:
+            report = self.sync_once()
+        except Exception as error:
+            self.metrics.syncs.labels("failed").inc()
+            self.metrics.errors.labels(_stage(error)).inc()
+            self.metrics.ready = False
+            log.error("sync failed: %s", _explain(error))
+            return False
+        self.metrics.syncs.labels("succeeded").inc()
+        self.metrics.api_conflicts.inc(self.cluster.conflicts - self._counted_conflicts)
+        self._counted_conflicts = self.cluster.conflicts
+        self.metrics.last_success.set(time.time())
+        if since is not None:
+            self.metrics.lag.set(max(0.0, time.monotonic() - since))
+        self.metrics.ready = True
+        if report.ticked:
+            log.info("ticked %s", ", ".join(report.ticked))
+        return True
+
+    def unchanged_file(self) -> bool:
+        """Whether the file still holds what the last sync saw (a cheap skip)."""
+        try:
+            return self._last_bytes is not None and self.source.read() == self._last_bytes
+        except OSError:
+            return False
+
+    def run(self, scheduler: Scheduler, stop: threading.Event, *, resync: float) -> None:
+        """Syncs at start, then whenever the scheduler says, until stop is set."""
+        backoff = 1.0
+        scheduler.cluster_changed(0)
+        last = time.monotonic()
+        while not stop.is_set():
+            due = scheduler.wait(stop, longest=max(0.05, resync - (time.monotonic() - last)))
+            if stop.is_set():
+                break
+            if due is None:
+                scheduler.cluster_changed(0)  # periodic resync (and git fetch)
+                continue
+            if due.file and not due.cluster and self.unchanged_file():
+                continue  # our own write-back, or a save that changed nothing
+            last = time.monotonic()
+            if self.sync_guarded(due.since):
+                backoff = 1.0
+            else:
+                scheduler.cluster_changed(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+
+def _stage(error: BaseException) -> str:
+    if isinstance(error, GitError):
+        return "git"
+    if isinstance(error, textfile.FileChanged):
+        return "write"
+    if isinstance(error, OSError):
+        return "read"
+    return "api"
+
+
+def _explain(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return (
+            f"the plan file {error.filename} does not exist: create it, or fix --file / "
+            "--git-path; tasks in the cluster are left as they are"
+        )
+    if isinstance(error, PermissionError):
+        return (
+            f"cannot read or write {error.filename}: give the sidecar's user read and "
+            "write access to the file and its folder"
+        )
+    if isinstance(error, IsADirectoryError | NotADirectoryError):
+        return f"{error.filename} is not a file: point --file at the markdown file"
+    if isinstance(error, GitError | textfile.FileChanged):
+        return str(error)
+    return describe(error)
