@@ -1,0 +1,59 @@
+"""The one way conditions are written, so their times and generations stay honest.
+
+`lastTransitionTime` changes only when a condition's status flips (Kubernetes API
+conventions); `observedGeneration` always records the generation the condition was
+computed from.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from agent_api import models
+
+from agent_operator import clock
+
+READY = "Ready"
+ROUTED = "Routed"
+SUCCEEDED = "Succeeded"
+CIRCUIT_OPEN = "CircuitOpen"
+COMPLETE = "Complete"
+
+
+def set_condition(
+    conditions: list[models.Condition],
+    *,
+    type: str,
+    status: models.ConditionStatus,
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: datetime.datetime,
+) -> list[models.Condition]:
+    """Returns the list with the condition of `type` set; the input is not changed."""
+    previous = find(conditions, type)
+    transition = (
+        previous.last_transition_time
+        if previous is not None and previous.status == status and previous.last_transition_time
+        else clock.format_time(now)
+    )
+    updated = models.Condition(
+        type=type,
+        status=status,
+        reason=reason,
+        message=message[:32768],
+        last_transition_time=transition,
+        observed_generation=generation,
+    )
+    result = [c for c in conditions if c.type != type]
+    result.append(updated)
+    result.sort(key=lambda c: c.type)
+    return result
+
+
+def find(conditions: list[models.Condition], type: str) -> models.Condition | None:
+    """The condition of `type`, if present."""
+    for condition in conditions:
+        if condition.type == type:
+            return condition
+    return None

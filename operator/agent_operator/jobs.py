@@ -1,0 +1,289 @@
+"""Attempt Jobs: their deterministic names, the Job manifest, and reading a Job back.
+
+One Job per attempt, named after the task and the attempt number, so however often the
+operator restarts it can never create a second Job for the same attempt: the API server
+refuses the duplicate name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import re
+from typing import Any
+
+from agent_api import models
+
+from agent_operator import clock
+
+MANAGED_BY = "agent-operator"
+CONTAINER = "agent"
+ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
+_MAX_NAME = 63
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def job_name(task_name: str, attempt: int) -> str:
+    """`<task>-<attempt>`, shortened with a hash of the task name when over 63 characters."""
+    suffix = f"-{attempt}"
+    name = f"{task_name}{suffix}"
+    if len(name) <= _MAX_NAME:
+        return name
+    keep = _MAX_NAME - len(suffix) - 9
+    head = task_name[:keep].rstrip("-.")
+    return f"{head}-{_short_hash(task_name)}{suffix}"
+
+
+def label_value(text: str) -> str:
+    """A valid label value for `text`: disallowed characters become '-', long ones hashed."""
+    value = re.sub(r"[^A-Za-z0-9._-]", "-", text).strip("-._")
+    if len(value) > _MAX_NAME:
+        value = f"{value[:54].rstrip('-._')}-{_short_hash(text)}"
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class JobView:
+    """What the scheduler needs to know of an attempt Job."""
+
+    namespace: str
+    name: str
+    task: str  # the task object's name (label)
+    attempt: int
+    profile: str
+    finished: str | None  # 'Complete', 'Failed' or None while it runs
+    failure_reason: str | None  # the Job's Failed condition reason, e.g. DeadlineExceeded
+    created: datetime.datetime | None
+    completed: datetime.datetime | None
+    deleting: bool
+    created_by: str | None
+    owner_uid: str | None = None  # the controlling AgentTask's uid
+
+    @property
+    def active(self) -> bool:
+        """Still running and not being deleted."""
+        return self.finished is None and not self.deleting
+
+
+def view(raw: dict[str, Any]) -> JobView | None:
+    """Reads a Job; None when it is not one of our attempt Jobs."""
+    meta = raw.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    task = labels.get(models.LABEL_TASK)
+    try:
+        attempt = int(labels.get(models.LABEL_ATTEMPT, ""))
+    except ValueError:
+        return None
+    if not task or attempt < 1:
+        return None
+    status = raw.get("status") or {}
+    finished: str | None = None
+    reason: str | None = None
+    done_at: datetime.datetime | None = None
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") in ("Complete", "Failed"):
+            finished = condition["type"]
+            reason = condition.get("reason")
+            done_at = clock.parse_time(condition.get("lastTransitionTime"))
+    if finished == "Complete":
+        reason = None
+    completed = clock.parse_time(status.get("completionTime")) or done_at
+    return JobView(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        task=task,
+        attempt=attempt,
+        profile=labels.get(models.LABEL_PROFILE, ""),
+        finished=finished,
+        failure_reason=reason,
+        created=clock.parse_time(meta.get("creationTimestamp")),
+        completed=completed,
+        deleting=bool(meta.get("deletionTimestamp")),
+        created_by=(meta.get("annotations") or {}).get(ANNOTATION_CREATED_BY),
+        owner_uid=next(
+            (
+                ref.get("uid")
+                for ref in meta.get("ownerReferences") or []
+                if ref.get("kind") == "AgentTask" and ref.get("controller")
+            ),
+            None,
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class JobInputs:
+    """Everything a Job for one attempt is built from."""
+
+    task: dict[str, Any]  # the AgentTask object as read from the API
+    attempt: int
+    profile_name: str
+    profile: models.AgentProfileSpec
+    api_key: models.SecretKeyRef
+    plan_name: str
+    dependencies: list[dict[str, str]]  # [{taskId, title, summary}]
+    previous_failure: dict[str, str] | None  # {reason, summary}
+    ttl_seconds: int
+    created_by: str
+
+
+def task_payload(task: dict[str, Any], context: dict[str, Any]) -> str:
+    """The AgentTask as the runner reads it (AGENT_TASK_JSON): the object without
+    server bookkeeping, plus `context`."""
+    meta = dict(task.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if not k.startswith(models.GROUP)
+        and not k.startswith("kopf.zalando.org")
+        and k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    meta["annotations"] = annotations
+    body = {**task, "metadata": meta, "context": context}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def build(inputs: JobInputs) -> dict[str, Any]:
+    """The Job manifest of one attempt."""
+    task = inputs.task
+    meta = task["metadata"]
+    spec = task["spec"]
+    task_name = meta["name"]
+    name = job_name(task_name, inputs.attempt)
+    profile = inputs.profile
+    labels = {
+        models.LABEL_TASK: label_value(task_name),
+        models.LABEL_TASK_ID: label_value(spec["taskId"]),
+        models.LABEL_PLAN: label_value(inputs.plan_name),
+        models.LABEL_PROFILE: label_value(inputs.profile_name),
+        models.LABEL_ATTEMPT: str(inputs.attempt),
+        models.LABEL_MANAGED_BY: MANAGED_BY,
+    }
+    context = {
+        "profile": {
+            "name": inputs.profile_name,
+            "model": profile.model,
+            "systemPrompt": profile.system_prompt,
+            "maxTokens": profile.max_tokens,
+            "maxTurns": profile.max_turns,
+        },
+        "attempt": inputs.attempt,
+        "previousFailure": inputs.previous_failure,
+        "dependencies": inputs.dependencies,
+    }
+    timeout = int(spec.get("timeoutSeconds", 7200))
+    env: list[dict[str, Any]] = [
+        {"name": "AGENT_TASK_JSON", "value": task_payload(task, context)},
+        {"name": "AGENT_MODEL", "value": profile.model},
+        {"name": "AGENT_MAX_TOKENS", "value": str(profile.max_tokens)},
+        {"name": "AGENT_MAX_TURNS", "value": str(profile.max_turns)},
+        {"name": "AGENT_TIMEOUT_SECONDS", "value": str(timeout)},
+        {"name": "AGENT_NAME", "value": inputs.profile_name},
+        {"name": "HOME", "value": "/tmp"},
+        {
+            "name": "ANTHROPIC_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": inputs.api_key.name, "key": inputs.api_key.key}},
+        },
+    ]
+    credentials = (spec.get("repository") or {}).get("credentialsSecret")
+    if credentials:
+        env.append(
+            {
+                "name": "GIT_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": credentials["name"],
+                        "key": credentials.get("key", "token"),
+                    }
+                },
+            }
+        )
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": profile.image,
+        "command": ["agent-runner", "--workspace", "/workspace"],
+        "env": env,
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": "/workspace"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    resources = profile.resources.to_api()
+    if resources:
+        container["resources"] = resources
+    pod_settings = profile.pod
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "workspace", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    if pod_settings.node_selector:
+        pod_spec["nodeSelector"] = dict(pod_settings.node_selector)
+    if pod_settings.tolerations:
+        pod_spec["tolerations"] = [t.to_api() for t in pod_settings.tolerations]
+    if pod_settings.runtime_class_name:
+        pod_spec["runtimeClassName"] = pod_settings.runtime_class_name
+    if pod_settings.service_account_name:
+        pod_spec["serviceAccountName"] = pod_settings.service_account_name
+    if pod_settings.priority_class_name:
+        pod_spec["priorityClassName"] = pod_settings.priority_class_name
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": labels,
+            "annotations": {ANNOTATION_CREATED_BY: inputs.created_by},
+            "ownerReferences": [
+                {
+                    "apiVersion": models.API_VERSION,
+                    "kind": "AgentTask",
+                    "name": task_name,
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timeout,
+            "ttlSecondsAfterFinished": inputs.ttl_seconds,
+            "template": {
+                "metadata": {
+                    "labels": {**pod_settings.labels, **labels},
+                    "annotations": dict(pod_settings.annotations),
+                },
+                "spec": pod_spec,
+            },
+        },
+    }

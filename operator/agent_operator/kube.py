@@ -1,0 +1,314 @@
+"""The only module that talks to the Kubernetes API (besides kopf's own watching).
+
+A small asyncio client on aiohttp, configured like kubectl (in-cluster service account,
+else the kubeconfig), with the handful of calls the operator needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import ssl
+import time
+import urllib.parse
+from typing import Any
+
+import aiohttp
+import kubernetes
+from agent_api import models
+
+TASKS = f"/apis/{models.GROUP}/{models.VERSION}"
+PLURALS = {"AgentTask": "agenttasks", "AgentPlan": "agentplans", "AgentProfile": "agentprofiles"}
+
+
+class ApiError(Exception):
+    """An error answer of the API server."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclasses.dataclass
+class Connection:
+    """Where the API server is and how to authenticate."""
+
+    host: str
+    ssl_context: ssl.SSLContext | bool
+    headers: dict[str, str]
+    refresh: Any = None  # kubernetes Configuration whose token may need refreshing
+
+
+def connection_from_environment(kubeconfig: str | None = None) -> Connection:
+    """Configured as kubectl would be: in-cluster first, else the kubeconfig."""
+    config = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=config
+        )
+    context: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=config.ssl_ca_cert) if config.verify_ssl else False
+    )
+    if config.cert_file and isinstance(context, ssl.SSLContext):
+        context.load_cert_chain(config.cert_file, config.key_file)
+    elif config.cert_file:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(config.cert_file, config.key_file)
+    headers = {}
+    token = config.get_api_key_with_prefix("authorization") or config.get_api_key_with_prefix(
+        "BearerToken"
+    )
+    if token:
+        headers["Authorization"] = token
+    return Connection(
+        host=config.host.rstrip("/"), ssl_context=context, headers=headers, refresh=config
+    )
+
+
+class Kube:
+    """The calls the operator makes, each one named for what it does."""
+
+    def __init__(self, connection: Connection, *, max_connections: int = 64) -> None:
+        self._connection = connection
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._token_checked = time.monotonic()
+
+    async def __aenter__(self) -> Kube:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                ssl=self._connection.ssl_context, limit=self._max_connections
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+            )
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        config = self._connection.refresh
+        if (
+            config is not None
+            and getattr(config, "refresh_api_key_hook", None)
+            and (time.monotonic() - self._token_checked > 60)
+        ):
+            config.refresh_api_key_hook(config)
+            token = config.get_api_key_with_prefix("authorization")
+            if token:
+                self._connection.headers["Authorization"] = token
+            self._token_checked = time.monotonic()
+        return self._connection.headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One API call; returns the decoded answer or raises ApiError."""
+        url = self._connection.host + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        headers = {**self._headers(), "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        for attempt in range(5):
+            try:
+                async with self._session_now().request(
+                    method, url, data=data, headers=headers
+                ) as response:
+                    text = await response.text()
+                    retryable = response.status == 429 or response.status >= 500
+                    if retryable and attempt < 4:
+                        await asyncio.sleep(0.2 * 2**attempt)
+                        continue
+                    if response.status >= 400:
+                        try:
+                            payload = json.loads(text)
+                            raise ApiError(
+                                response.status,
+                                payload.get("reason", ""),
+                                payload.get("message", text),
+                            )
+                        except ValueError:
+                            raise ApiError(response.status, "", text) from None
+                    return json.loads(text) if text else None
+            except (TimeoutError, aiohttp.ClientConnectionError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- lists
+
+    async def list_all(
+        self, path: str, *, label_selector: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object at `path` (paged), and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "500"}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        version = ""
+        while True:
+            page = await self.request("GET", path, params=params)
+            items.extend(page.get("items") or [])
+            meta = page.get("metadata") or {}
+            version = meta.get("resourceVersion") or version
+            token = meta.get("continue")
+            if not token:
+                return items, version
+            params["continue"] = token
+
+    @staticmethod
+    def custom_path(kind: str, namespace: str | None, name: str | None = None) -> str:
+        plural = PLURALS[kind]
+        base = f"{TASKS}/namespaces/{namespace}/{plural}" if namespace else f"{TASKS}/{plural}"
+        return f"{base}/{name}" if name else base
+
+    @staticmethod
+    def jobs_path(namespace: str | None, name: str | None = None) -> str:
+        base = f"/apis/batch/v1/namespaces/{namespace}/jobs" if namespace else "/apis/batch/v1/jobs"
+        return f"{base}/{name}" if name else base
+
+    # -- jobs
+
+    async def create_job(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            await self.request(
+                "POST", self.jobs_path(manifest["metadata"]["namespace"]), body=manifest
+            )
+        )
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(await self.request("GET", self.jobs_path(namespace, name)))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        try:
+            await self.request(
+                "DELETE",
+                self.jobs_path(namespace, name),
+                body={"propagationPolicy": "Background"},
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+
+    async def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        page = await self.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            params={"labelSelector": f"batch.kubernetes.io/job-name={job}"},
+        )
+        return list(page.get("items") or [])
+
+    # -- our objects
+
+    async def patch_status(
+        self, kind: str, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        return dict(
+            await self.request(
+                "PATCH",
+                self.custom_path(kind, namespace, name) + "/status",
+                body={"status": status},
+                content_type="application/merge-patch+json",
+            )
+        )
+
+    async def patch_owner_references(
+        self, kind: str, namespace: str, name: str, refs: list[dict[str, Any]], uid: str
+    ) -> dict[str, Any]:
+        """Replaces the ownerReferences, guarded by uid so a recreated task is not touched."""
+        return dict(
+            await self.request(
+                "PATCH",
+                self.custom_path(kind, namespace, name),
+                body={"metadata": {"ownerReferences": refs, "uid": uid}},
+                content_type="application/merge-patch+json",
+            )
+        )
+
+    # -- secrets, events, peering
+
+    async def secret_problem(self, namespace: str, name: str, key: str) -> str | None:
+        """None when the Secret has the key; otherwise what is wrong and how to fix it."""
+        fix = (
+            f"create it: kubectl -n {namespace} create secret generic {name} "
+            f"--from-literal={key}=..."
+        )
+        try:
+            secret = await self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except ApiError as error:
+            if error.status == 404:
+                return f"Secret {name!r} not found in namespace {namespace!r}: {fix}"
+            if error.status == 403:
+                return (
+                    f"the operator may not read Secret {name!r} in {namespace!r}: {error.message}"
+                )
+            raise
+        if key not in (secret.get("data") or {}) and key not in (secret.get("stringData") or {}):
+            return f"Secret {name!r} in namespace {namespace!r} has no key {key!r}: {fix}"
+        return None
+
+    async def create_event(self, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+
+    @staticmethod
+    def peering_path(name: str, namespace: str | None) -> str:
+        if namespace:
+            return f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/{name}"
+        return f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
+
+    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
+        try:
+            return dict(await self.request("GET", self.peering_path(name, namespace)))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def ensure_peering(self, name: str, namespace: str | None) -> None:
+        """Creates the peering object kopf needs (kopf never creates it itself)."""
+        if await self.get_peering(name, namespace) is not None:
+            return
+        kind = "KopfPeering" if namespace else "ClusterKopfPeering"
+        base = self.peering_path(name, namespace).rsplit("/", 1)[0]
+        meta: dict[str, Any] = {"name": name}
+        if namespace:
+            meta["namespace"] = namespace
+        try:
+            await self.request(
+                "POST", base, body={"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": meta}
+            )
+        except ApiError as error:
+            if error.status != 409:
+                raise

@@ -1,0 +1,104 @@
+"""Prometheus metrics of the operator, served on /metrics.
+
+All names start with `agent_operator_`; labels are bounded (namespaces, plans and profiles
+are objects people create, phases and outcomes are fixed sets; no task names):
+
+- `agent_operator_tasks{namespace, plan, phase}` (gauge): tasks per phase.
+- `agent_operator_running_agents{namespace, profile}` (gauge): attempts running.
+- `agent_operator_dispatch_latency_seconds{namespace}` (histogram): from the moment the
+  operator saw a task ready (or its retry became due) to its Job's creation.
+- `agent_operator_attempt_duration_seconds{namespace, outcome}` (histogram): Job start to end.
+- `agent_operator_attempts_total{namespace, outcome, reason}` (counter): finished attempts;
+  reason is one of the runner's reasons or DeadlineExceeded, JobDeleted, JobFailed, Other.
+- `agent_operator_retries_total{namespace, plan}` (counter): retries scheduled.
+- `agent_operator_circuit_state{namespace, plan, state}` (gauge): 1 for the breaker's state.
+- `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
+- `agent_operator_leader` (gauge): 1 while this replica dispatches.
+"""
+
+from __future__ import annotations
+
+import prometheus_client
+
+from agent_operator import results
+
+REGISTRY = prometheus_client.CollectorRegistry()
+_KNOWN_REASONS = frozenset(
+    [
+        *results.EXIT_REASONS.values(),
+        "DeadlineExceeded",
+        "JobDeleted",
+        "JobFailed",
+        "Suspended",
+        "MarkedDone",
+    ]
+)
+_FAST = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+TASKS = prometheus_client.Gauge(
+    "agent_operator_tasks",
+    "AgentTasks per phase.",
+    ["namespace", "plan", "phase"],
+    registry=REGISTRY,
+)
+RUNNING = prometheus_client.Gauge(
+    "agent_operator_running_agents",
+    "Attempts running.",
+    ["namespace", "profile"],
+    registry=REGISTRY,
+)
+DISPATCH_LATENCY = prometheus_client.Histogram(
+    "agent_operator_dispatch_latency_seconds",
+    "From a task becoming ready to its attempt Job being created.",
+    ["namespace"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+ATTEMPT_DURATION = prometheus_client.Histogram(
+    "agent_operator_attempt_duration_seconds",
+    "Duration of finished attempts.",
+    ["namespace", "outcome"],
+    buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400),
+    registry=REGISTRY,
+)
+ATTEMPTS = prometheus_client.Counter(
+    "agent_operator_attempts",
+    "Finished attempts by outcome and reason.",
+    ["namespace", "outcome", "reason"],
+    registry=REGISTRY,
+)
+RETRIES = prometheus_client.Counter(
+    "agent_operator_retries",
+    "Retries scheduled after a failed attempt.",
+    ["namespace", "plan"],
+    registry=REGISTRY,
+)
+CIRCUIT = prometheus_client.Gauge(
+    "agent_operator_circuit_state",
+    "1 for the current state of each plan's circuit breaker.",
+    ["namespace", "plan", "state"],
+    registry=REGISTRY,
+)
+PASS_SECONDS = prometheus_client.Histogram(
+    "agent_operator_dispatch_pass_seconds",
+    "Duration of one scheduling pass.",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+LEADER = prometheus_client.Gauge(
+    "agent_operator_leader",
+    "1 while this replica is the one that dispatches.",
+    registry=REGISTRY,
+)
+
+
+def reason_label(reason: str | None) -> str:
+    """A bounded label value for a failure reason."""
+    if reason is None:
+        return ""
+    return reason if reason in _KNOWN_REASONS else "Other"
+
+
+def serve(port: int, address: str) -> None:
+    """Starts the /metrics server in a background thread."""
+    prometheus_client.start_http_server(port, addr=address, registry=REGISTRY)

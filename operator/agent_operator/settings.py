@@ -1,0 +1,98 @@
+"""Operator settings, from command-line flags and `AGENT_OPERATOR_*` environment variables.
+
+Every setting has the same name as a flag (`--max-concurrent`) and as an environment
+variable (`AGENT_OPERATOR_MAX_CONCURRENT`); a flag wins over the environment. The Helm
+chart sets the environment variables. docs/operator.md lists them all.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from agent_api import models
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """What the operator watches and how it dispatches."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_OPERATOR_", extra="ignore")
+
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces to watch (comma-separated in the environment).",
+    )
+    all_namespaces: bool = Field(default=False, description="Watch every namespace.")
+    max_concurrent: int = Field(
+        default=5, ge=1, le=10000, description="Global cap on attempts running at once."
+    )
+    metrics_port: int = Field(
+        default=8080, ge=0, le=65535, description="Port of /metrics; 0 disables it."
+    )
+    health_port: int = Field(
+        default=8081,
+        ge=0,
+        le=65535,
+        description="Port of the liveness probe /healthz; 0 disables it.",
+    )
+    listen_address: str = Field(
+        default="0.0.0.0",
+        description="Address the metrics and health servers listen on.",
+    )
+    peering_name: str = Field(
+        default="agent-orchestrator",
+        description="kopf peering object used for leader election; empty runs standalone.",
+    )
+    peering_priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="This replica's peering priority; unset picks a random one so that two "
+        "replicas never share a priority (kopf pauses both when they do).",
+    )
+    job_ttl_seconds: int = Field(
+        default=3600, ge=0, description="ttlSecondsAfterFinished of the attempt Jobs."
+    )
+    default_image: str = Field(
+        default=models.DEFAULT_RUNNER_IMAGE,
+        description="Runner image for the built-in fallback profile.",
+    )
+    fallback_profile: str = Field(
+        default=models.FALLBACK_PROFILE,
+        description="Profile for tasks no rule matches.",
+    )
+    resync_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the whole cache is re-listed from the API server, as a guard "
+        "against missed watch events.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _scope_is_clear(self) -> OperatorSettings:
+        if self.all_namespaces and self.namespaces:
+            raise ValueError(
+                "choose either namespaces (AGENT_OPERATOR_NAMESPACES / --namespace) or "
+                "all namespaces (AGENT_OPERATOR_ALL_NAMESPACES / --all-namespaces), not both"
+            )
+        if not self.all_namespaces and not self.namespaces:
+            raise ValueError(
+                "no namespace to watch: pass --namespace NS (repeatable) or --all-namespaces, "
+                "or set AGENT_OPERATOR_NAMESPACES / AGENT_OPERATOR_ALL_NAMESPACES=true"
+            )
+        return self
