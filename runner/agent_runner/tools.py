@@ -384,6 +384,7 @@ class ToolBox:
                     entries.append(self._relative(here / name.rstrip("/")) + suffix)
             if not recursive:
                 break
+        entries.sort()
         if total > len(entries):
             entries.append(f"… and {total - len(entries)} more")
         return "\n".join(entries) if entries else "(empty)"

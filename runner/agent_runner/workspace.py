@@ -106,11 +106,15 @@ class Git:
                 failures.TOOL_ERROR, f"git {args[0]} could not run: {error}"
             ) from error
         if check and completed.returncode != 0:
-            detail = (completed.stderr or completed.stdout).strip().splitlines()
+            detail = [
+                line.strip()
+                for line in (completed.stderr or completed.stdout).splitlines()
+                if line.strip()
+            ]
             raise failures.RunFailure(
                 failures.TOOL_ERROR,
-                f"git {' '.join(args[:2])} failed (exit {completed.returncode}): "
-                + (" ".join(detail[-3:]) or "no output"),
+                f"git {args[0]} failed (exit {completed.returncode}): "
+                + (" | ".join(detail[-8:]) or "no output"),
             )
         return completed.stdout.strip() if completed.returncode == 0 else ""
 
