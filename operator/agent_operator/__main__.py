@@ -87,6 +87,7 @@ def configure_logging(config: settings.OperatorSettings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(config.log_level)
     logging.getLogger("kopf").setLevel(max(logging.INFO, logging.getLevelName(config.log_level)))
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 

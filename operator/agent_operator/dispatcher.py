@@ -218,19 +218,19 @@ class Dispatcher:
         await self._bounded(self._cancel(c) for c in decision.cancels)
         created = await self._bounded(self._create(d, now) for d in decision.dispatches)
         failed_creates = {key for key, ok in created if not ok}
-        old_status = {e.key: e.task.status for e in snapshot.tasks}
+        old_status = {e.key: e.raw.get("status") or {} for e in snapshot.tasks}
         uids = {e.key: e.task.metadata.uid or "" for e in snapshot.tasks}
         writes: list[Awaitable[None]] = []
         for key, status in decision.statuses.items():
             if key in failed_creates:
                 continue
-            writes.append(
-                self._write_status("AgentTask", key, old_status[key].to_api(), status.to_api())
-            )
+            writes.append(self._write_status("AgentTask", key, old_status[key], status.to_api()))
         for scope, plan_status in decision.plan_statuses.items():
-            plan = snapshot.plans[scope].plan
+            raw_plan = snapshot.plans[scope].raw
             writes.append(
-                self._write_status("AgentPlan", scope, plan.status.to_api(), plan_status.to_api())
+                self._write_status(
+                    "AgentPlan", scope, raw_plan.get("status") or {}, plan_status.to_api()
+                )
             )
         for key, refs in decision.owner_refs.items():
             writes.append(self._write_owner_refs(key, refs, uids[key]))

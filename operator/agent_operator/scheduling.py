@@ -53,6 +53,7 @@ class PlanEntry:
 
     plan: models.AgentPlan
     uid: str
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

@@ -139,7 +139,9 @@ class Store:
             if wanted(key)
         ]
         plans = {
-            key: scheduling.PlanEntry(plan=item.parsed, uid=item.raw["metadata"].get("uid", ""))
+            key: scheduling.PlanEntry(
+                plan=item.parsed, uid=item.raw["metadata"].get("uid", ""), raw=item.raw
+            )
             for key, item in self._items["AgentPlan"].items()
             if wanted(key)
         }

@@ -51,7 +51,12 @@ def plan(name: str, namespace: str = "ns", **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": models.API_VERSION,
         "kind": "AgentPlan",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{next(_uids)}", "generation": 1},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{next(_uids)}",
+            "generation": 1,
+        },
         "spec": spec,
     }
 
@@ -60,7 +65,12 @@ def profile(name: str, namespace: str = "ns", **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": models.API_VERSION,
         "kind": "AgentProfile",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{next(_uids)}", "generation": 1},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{next(_uids)}",
+            "generation": 1,
+        },
         "spec": spec,
     }
 
@@ -110,19 +120,30 @@ class World:
         return sorted(
             name
             for (_, name), job in self.objects["Job"].items()
-            if not any(c.get("status") == "True" for c in job.get("status", {}).get("conditions", []))
+            if not any(
+                c.get("status") == "True" for c in job.get("status", {}).get("conditions", [])
+            )
         )
 
     def finish_job(
-        self, name: str, *, ok: bool = True, exit_code: int | None = None,
-        message: str | None = None, reason: str = "BackoffLimitExceeded",
+        self,
+        name: str,
+        *,
+        ok: bool = True,
+        exit_code: int | None = None,
+        message: str | None = None,
+        reason: str = "BackoffLimitExceeded",
     ) -> None:
         job = copy.deepcopy(self.get("Job", name))
         kind = "Complete" if ok else "Failed"
         job["status"] = {
             "conditions": [
-                {"type": kind, "status": "True", "reason": None if ok else reason,
-                 "lastTransitionTime": clock.format_time(self.now)}
+                {
+                    "type": kind,
+                    "status": "True",
+                    "reason": None if ok else reason,
+                    "lastTransitionTime": clock.format_time(self.now),
+                }
             ],
         }
         if ok:

@@ -274,7 +274,10 @@ def test_paused_plan_and_owner_reference() -> None:
     world.step()
     assert ready_reason(world, "t") == "PlanPaused"
     refs = world.get("AgentTask", "t")["metadata"]["ownerReferences"]
-    assert refs[0]["kind"] == "AgentPlan" and refs[0]["uid"] == world.get("AgentPlan", "p")["metadata"]["uid"]
+    assert (
+        refs[0]["kind"] == "AgentPlan"
+        and refs[0]["uid"] == world.get("AgentPlan", "p")["metadata"]["uid"]
+    )
     assert "controller" not in refs[0]
     world.edit_spec("AgentPlan", "p", paused=False)
     world.step()
@@ -283,7 +286,9 @@ def test_paused_plan_and_owner_reference() -> None:
 
 def test_circuit_opens_after_consecutive_failures_then_a_trial_closes_it() -> None:
     world = World(
-        plan("p", maxConcurrent=1, circuitBreaker={"consecutiveFailures": 2, "cooldownSeconds": 30}),
+        plan(
+            "p", maxConcurrent=1, circuitBreaker={"consecutiveFailures": 2, "cooldownSeconds": 30}
+        ),
         task("f1", plan="p", maxRetries=0, priority="P0"),
         task("f2", plan="p", maxRetries=0, priority="P0"),
         task("good", plan="p", priority="P3"),
