@@ -109,14 +109,11 @@ def _encode(report: Report) -> bytes:
 
 
 def _capped(report: Report) -> Report:
-    """Apply the per-field limits of TaskResult."""
-    files = tuple(_shorten(path, MAX_PATH_CHARS) for path in report.files_changed)
-    if len(files) > MAX_FILES:
-        files = (*files[:MAX_FILES - 1], f"{ELLIPSIS} and {len(files) - MAX_FILES + 1} more")
+    """Apply the per-field limits of TaskResult (the file count is handled by _with_files)."""
     return replace(
         report,
         summary=_shorten(report.summary, MAX_SUMMARY_CHARS),
-        files_changed=files,
+        files_changed=tuple(_shorten(path, MAX_PATH_CHARS) for path in report.files_changed),
         branch=None if report.branch is None else _shorten(report.branch, MAX_BRANCH_CHARS),
         commit=None if report.commit is None else _shorten(report.commit, MAX_COMMIT_CHARS),
         reason=None if report.reason is None else _shorten(report.reason, MAX_REASON_CHARS),
@@ -126,19 +123,25 @@ def _capped(report: Report) -> Report:
     )
 
 
-def _fit_files(report: Report, limit: int) -> Report:
-    """Keep as many file paths as fit, with a final entry counting the rest."""
-    files = report.files_changed
-    low, high = 0, len(files)
+def _with_files(report: Report, files: tuple[str, ...], count: int) -> Report:
+    """The first ``count`` paths, and a last entry counting the ones left out."""
+    if count >= len(files):
+        return replace(report, files_changed=files)
+    return replace(
+        report, files_changed=(*files[:count], f"{ELLIPSIS} and {len(files) - count} more")
+    )
+
+
+def _fit_files(report: Report, files: tuple[str, ...], limit: int) -> Report:
+    """Keep as many file paths as fit."""
+    low, high = 0, min(len(files), MAX_FILES - 1)
     while low < high:  # the largest count that fits
         mid = (low + high + 1) // 2
-        kept = (*files[:mid], f"{ELLIPSIS} and {len(files) - mid} more")
-        if len(_encode(replace(report, files_changed=kept))) <= limit:
+        if len(_encode(_with_files(report, files, mid))) <= limit:
             low = mid
         else:
             high = mid - 1
-    kept = (*files[:low], f"{ELLIPSIS} and {len(files) - low} more")
-    candidate = replace(report, files_changed=kept)
+    candidate = _with_files(report, files, low)
     if len(_encode(candidate)) <= limit:
         return candidate
     return replace(report, files_changed=())
@@ -164,11 +167,14 @@ def encode_report(report: Report, limit: int = REPORT_LIMIT_BYTES) -> bytes:
     then the summary again, then the branch; counts and status are never touched.
     """
     report = _capped(report)
+    files = report.files_changed
+    if len(files) > MAX_FILES:
+        report = _with_files(report, files, MAX_FILES - 1)
     if len(_encode(report)) <= limit:
         return _encode(report)
     report = replace(report, summary=_shorten(report.summary, limit // 4))
-    if len(_encode(report)) > limit and report.files_changed:
-        report = _fit_files(report, limit)
+    if len(_encode(report)) > limit and files:
+        report = _fit_files(report, files, limit)
     if len(_encode(report)) > limit:
         report = _fit_summary(report, limit)
     if len(_encode(report)) > limit and report.branch:

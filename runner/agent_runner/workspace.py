@@ -90,7 +90,10 @@ class Git:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     token: str | None = None
 
-    def __call__(self, *args: str, authenticated: bool = False, check: bool = True) -> str:
+    def __call__(
+        self, *args: str, authenticated: bool = False, check: bool = True, raw: bool = False
+    ) -> str:
+        """Stdout of ``git ARGS`` (stripped unless raw); "" when it failed and check is off."""
         try:
             completed = subprocess.run(
                 ["git", *args],
@@ -116,7 +119,9 @@ class Git:
                 f"git {args[0]} failed (exit {completed.returncode}): "
                 + (" | ".join(detail[-8:]) or "no output"),
             )
-        return completed.stdout.strip() if completed.returncode == 0 else ""
+        if completed.returncode != 0:
+            return ""
+        return completed.stdout if raw else completed.stdout.strip()
 
 
 @dataclass
@@ -140,9 +145,11 @@ class GitWorkspace:
     def files_changed(self) -> tuple[str, ...]:
         """Paths differing between the start branch and HEAD plus the working tree."""
         committed = self.git(
-            "diff", "--name-only", "--no-renames", "-z", self.base_commit, "HEAD"
+            "diff", "--name-only", "--no-renames", "-z", self.base_commit, "HEAD", raw=True
         )
-        pending = self.git("status", "--porcelain", "--no-renames", "-z", "--untracked-files=all")
+        pending = self.git(
+            "status", "--porcelain", "--no-renames", "-z", "--untracked-files=all", raw=True
+        )
         paths = set(filter(None, committed.split("\0")))
         for entry in pending.split("\0"):
             if len(entry) > 3:

@@ -37,6 +37,10 @@ from .fakes import (
 )
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+UNITTEST_FAILING = (
+    "import unittest\n\n\nclass T(unittest.TestCase):\n"
+    "    def test_no(self):\n        self.assertTrue(False)\n"
+)
 
 
 class Run:
@@ -211,9 +215,8 @@ def test_tests_passed_comes_from_the_test_run_not_the_claim(
     run: Any, fake_api: FakeMessagesAPI, remote: Remote
 ) -> None:
     fake_api.reply(
-        ok(tool_use("write_file", {"path": "test_fail.py",
-                                   "content": "def test_no():\n    assert False\n"})),
-        ok(tool_use("bash", {"command": f"{PYTEST} test_fail.py"})),
+        ok(tool_use("write_file", {"path": "test_fail.py", "content": UNITTEST_FAILING})),
+        ok(tool_use("bash", {"command": f"{sys.executable} -m unittest test_fail"})),
         report_call("all good", tests_passed=True),
     )
 

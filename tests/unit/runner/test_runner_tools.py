@@ -1,0 +1,137 @@
+"""The agent's tools: confined to the workspace, bounded in time and output."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from agent_runner import failures, tools
+
+
+@pytest.fixture
+def toolbox(tmp_path: Path) -> tools.ToolBox:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "a.txt").write_text("one\ntwo\nthree\n")
+    return tools.ToolBox(root=root, command_timeout=lambda: 5.0, env={"PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "sub/../../x", "link/x"])
+def test_paths_outside_the_workspace_are_refused(
+    toolbox: tools.ToolBox, tmp_path: Path, path: str
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (toolbox.root / "link").symlink_to(tmp_path / "elsewhere")
+
+    for name, tool_input in (
+        ("read_file", {"path": path}),
+        ("write_file", {"path": path, "content": "x"}),
+        ("edit_file", {"path": path, "old_text": "a", "new_text": "b"}),
+        ("list_files", {"path": path}),
+    ):
+        outcome = toolbox.run(name, tool_input)
+        assert outcome.is_error and "outside the workspace" in outcome.content
+    assert not (tmp_path / "outside.txt").exists()
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_absolute_paths_inside_the_workspace_are_fine(toolbox: tools.ToolBox) -> None:
+    outcome = toolbox.run("read_file", {"path": str(toolbox.root / "a.txt"), "offset": 2,
+                                        "limit": 1})
+    assert outcome == tools.ToolOutcome("     2\ttwo")
+
+
+def test_write_edit_and_list(toolbox: tools.ToolBox) -> None:
+    assert not toolbox.run("write_file", {"path": "src/m.py", "content": "x = 1\nx = 1\n"}).is_error
+    ambiguous = toolbox.run("edit_file", {"path": "src/m.py", "old_text": "x = 1",
+                                          "new_text": "y = 2"})
+    assert ambiguous.is_error and "occurs 2 times" in ambiguous.content
+    replaced = toolbox.run("edit_file", {"path": "src/m.py", "old_text": "x = 1",
+                                         "new_text": "y = 2", "replace_all": True})
+    assert replaced.content == "edited src/m.py (2 replacements)"
+    assert (toolbox.root / "src/m.py").read_text() == "y = 2\ny = 2\n"
+    missing = toolbox.run("edit_file", {"path": "src/m.py", "old_text": "zzz", "new_text": ""})
+    assert missing.is_error and "does not occur" in missing.content
+    assert toolbox.run("list_files", {}).content == "a.txt\nsrc/m.py"
+    assert toolbox.run("list_files", {"recursive": False}).content == "a.txt\nsrc/"
+
+
+def test_git_internals_are_off_limits(toolbox: tools.ToolBox) -> None:
+    outcome = toolbox.run("write_file", {"path": ".git/config", "content": "x"})
+    assert outcome.is_error and "managed by the runner" in outcome.content
+
+
+def test_model_mistakes_come_back_as_error_results(toolbox: tools.ToolBox) -> None:
+    assert toolbox.run("delete_everything", {}).is_error
+    assert toolbox.run("read_file", {"path": "nope.txt"}).is_error
+    assert toolbox.run("read_file", {}).is_error
+    assert toolbox.run("bash", {"command": ""}).is_error
+
+
+def test_a_shell_command_reports_its_exit_code_and_output(toolbox: tools.ToolBox) -> None:
+    outcome = toolbox.run("bash", {"command": "cat a.txt | wc -l; echo err >&2; exit 3"})
+
+    assert not outcome.is_error
+    assert outcome.content == "[exit code 3]\n3\nerr\n"
+    assert toolbox.commands[-1].exit_code == 3
+
+
+def test_a_hanging_command_and_its_children_are_killed(toolbox: tools.ToolBox) -> None:
+    started = time.monotonic()
+
+    outcome = toolbox.run("bash", {"command": "sleep 30 & sleep 30; echo never",
+                                   "timeout_seconds": 0.5})
+
+    assert time.monotonic() - started < 5
+    assert outcome.content.startswith("[killed after 0 s timeout]")
+    assert toolbox.commands[-1].exit_code is None
+
+
+def test_long_output_keeps_its_start_and_end(toolbox: tools.ToolBox) -> None:
+    outcome = toolbox.run("bash", {"command": "echo START; seq 1 100000; echo END"})
+
+    assert len(outcome.content) < tools.MAX_OUTPUT_CHARS + 100
+    assert "START" in outcome.content and outcome.content.rstrip().endswith("END")
+    assert "characters cut" in outcome.content
+
+
+def test_credentials_are_not_in_the_commands_environment() -> None:
+    env = tools.scrubbed_environment(
+        {"PATH": "/bin", "ANTHROPIC_API_KEY": "k", "GIT_TOKEN": "t", "NPM_TOKEN": "n",
+         "AGENT_TASK_JSON": "{}", "ANTHROPIC_BASE_URL": "u", "HOME": "/h"}
+    )
+    assert env == {"PATH": "/bin", "HOME": "/h", "GIT_TERMINAL_PROMPT": "0"}
+
+
+def test_a_read_only_workspace_ends_the_attempt(toolbox: tools.ToolBox) -> None:
+    import errno
+
+    def broken(tool_input: object) -> str:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    toolbox._handlers["write_file"] = broken
+    with pytest.raises(failures.RunFailure) as caught:
+        toolbox.run("write_file", {"path": "x", "content": "y"})
+    assert caught.value.reason == "ToolError" and "writable volume" in caught.value.message
+
+
+def record(command: str, code: int | None) -> tools.CommandRecord:
+    return tools.CommandRecord(command, code, 0.1)
+
+
+def test_tests_passed_is_judged_by_the_last_test_run() -> None:
+    assert tools.tests_passed([record("ls", 0)], None) is None
+    runs = [record("pytest -q", 1), record("vim x", 0), record("cd app && npm test", 0)]
+    assert tools.tests_passed(runs, None) is True
+    assert tools.tests_passed([*runs, record("go test ./...", 2)], None) is False
+    assert tools.tests_passed([record("./check.sh", 0)], "./check.sh") is True
+    assert tools.tests_passed([record("./check.sh", 0)], "./other.sh") is None
+
+
+def test_the_report_claim_is_validated() -> None:
+    claim = tools.parse_report_claim({"summary": "s", "status": "completed",
+                                      "tests_passed": True, "test_command": " make test "})
+    assert claim == tools.ReportClaim("s", True, True, "make test")
+    with pytest.raises(tools.ToolInputError):
+        tools.parse_report_claim({"summary": "s", "status": "done"})
