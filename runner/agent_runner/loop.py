@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import anthropic
-from anthropic.types import Message
+from anthropic.types import CacheControlEphemeralParam, Message
 
 from agent_runner import failures, prompt, tools
 from agent_runner.settings import Settings
@@ -30,6 +30,11 @@ WRAP_UP_TURNS: Final = 2  # the notice comes when this many turns are left
 BACKOFF_BASE_SECONDS: Final = 1.0
 BACKOFF_CAP_SECONDS: Final = 30.0
 MAX_MALFORMED_REPLIES: Final = 2  # retried before the attempt fails as InternalError
+# Old tool output beyond this many characters is elided from the conversation, so long
+# attempts stay inside the context window (about 4 characters a token).
+CONTEXT_BUDGET_CHARS: Final = 400_000
+KEEP_RECENT_MESSAGES: Final = 6  # never elided
+EPHEMERAL: Final[CacheControlEphemeralParam] = {"type": "ephemeral"}
 
 
 class Clock(Protocol):
@@ -129,6 +134,53 @@ def block_param(block: Any) -> dict[str, Any]:
     return dumped
 
 
+def request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as sent: a prompt-cache breakpoint on its last block only.
+
+    Each turn resends the whole conversation; marking its end lets the next turn read
+    everything before it from the cache (a tenth of the input price) instead of paying
+    for it again. Only one moving breakpoint is used, well under the API's limit of four.
+    """
+    if not messages:
+        return messages
+    *earlier, last = messages
+    blocks = [dict(block) for block in last["content"]]
+    blocks[-1]["cache_control"] = EPHEMERAL
+    return [*earlier, {**last, "content": blocks}]
+
+
+def elide_old_output(messages: list[dict[str, Any]], budget: int = CONTEXT_BUDGET_CHARS) -> int:
+    """Shorten the oldest tool results until the conversation fits the budget.
+
+    Returns how many results were elided. The first message (the task) and the most
+    recent exchanges are kept whole: they are what the agent is working from.
+    """
+    results = [
+        block
+        for message in messages[1:-KEEP_RECENT_MESSAGES]
+        if message["role"] == "user"
+        for block in message["content"]
+        if block.get("type") == "tool_result" and isinstance(block.get("content"), str)
+    ]
+    total = sum(
+        len(block.get("content", "")) if isinstance(block.get("content"), str) else 0
+        for message in messages
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    )
+    elided = 0
+    for block in results:
+        if total <= budget:
+            break
+        size = len(block["content"])
+        if size <= 200:
+            continue
+        block["content"] = f"[{size} characters of old output elided to save context]"
+        total -= size - len(block["content"])
+        elided += 1
+    return elided
+
+
 @dataclass
 class AgentLoop:
     """One conversation with the model, run until it reports or a limit ends it."""
@@ -172,6 +224,9 @@ class AgentLoop:
                 self.log("runner", notice)
                 warned = True
 
+            elided = elide_old_output(messages)
+            if elided:
+                self.log("runner", f"elided {elided} old tool results to stay in context")
             reply = self._create(messages)
             self.usage.add(reply.usage)
             messages.append(
@@ -277,9 +332,11 @@ class AgentLoop:
                 reply = self.client.messages.create(
                     model=self.settings.model,
                     max_tokens=self.settings.max_tokens,
-                    system=self.system,
+                    system=[
+                        {"type": "text", "text": self.system, "cache_control": EPHEMERAL}
+                    ],
                     tools=tools.TOOL_DEFINITIONS,  # type: ignore[arg-type]
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=request_messages(messages),  # type: ignore[arg-type]
                     timeout=timeout,
                 )
                 return check_reply(reply)

@@ -311,6 +311,10 @@ class ToolBox:
             _kill_group(process)
             output, _ = process.communicate()
             exit_code = None
+        except BaseException:  # SIGTERM or a crash: leave no command running behind us
+            _kill_group(process)
+            process.wait()
+            raise
         seconds = time.monotonic() - started
         self.commands.append(CommandRecord(command, exit_code, seconds))
         text = output.decode("utf-8", errors="replace")

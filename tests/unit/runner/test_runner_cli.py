@@ -140,6 +140,14 @@ def test_agent_fixes_code_commits_and_pushes_its_branch(
     # The model saw the tool results.
     second = fake_api.requests[1]["messages"]
     assert "return a - b" in json.dumps(second[-1])
+    # One prompt-cache breakpoint, at the end of the conversation.
+    marked = [
+        index
+        for index, msg in enumerate(fake_api.requests[3]["messages"])
+        for block in msg["content"]
+        if "cache_control" in block
+    ]
+    assert marked == [len(fake_api.requests[3]["messages"]) - 1]
     fourth = fake_api.requests[3]["messages"][-1]["content"][0]
     assert fourth["type"] == "tool_result" and "1 passed" in fourth["content"]
     # The token never lands in the clone's configuration.
@@ -169,7 +177,7 @@ def test_the_prompt_follows_the_plan_and_carries_context(
     sent = fake_api.headers[0]
     assert API_KEY in (sent.get("x-api-key"), sent.get("authorization", "").removeprefix("Bearer "))
     assert request["model"] == "claude-haiku-4-5" and request["max_tokens"] == 1234
-    assert request["system"].startswith("You write APIs.")
+    assert request["system"][0]["text"].startswith("You write APIs.")
     assert {tool["name"] for tool in request["tools"]} == {
         "bash", "read_file", "write_file", "edit_file", "list_files", "report"
     }

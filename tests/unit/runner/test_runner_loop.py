@@ -21,3 +21,37 @@ def test_backoff_doubles_with_jitter_and_a_cap() -> None:
     assert loop.backoff_seconds(1, rand=lambda: 0.0) == 0.5
     assert loop.backoff_seconds(3, rand=lambda: 1.0) == 4.0
     assert loop.backoff_seconds(20, rand=lambda: 1.0) == loop.BACKOFF_CAP_SECONDS
+
+
+def conversation(sizes: list[int]) -> list[dict[str, object]]:
+    messages: list[dict[str, object]] = [
+        {"role": "user", "content": [{"type": "text", "text": "task"}]}
+    ]
+    for n, size in enumerate(sizes):
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"t{n}", "name": "bash", "input": {}}]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"t{n}", "content": "x" * size}]})
+    return messages
+
+
+def test_old_tool_output_is_elided_first_when_over_budget() -> None:
+    messages = conversation([5000] * 10)
+
+    elided = loop.elide_old_output(messages, budget=31_000)  # type: ignore[arg-type]
+
+    contents = [m["content"][0]["content"] for m in messages[2::2]]  # type: ignore[index]
+    assert elided == 4
+    assert all("elided" in c for c in contents[:4])
+    assert contents[4:] == ["x" * 5000] * 6
+    assert loop.elide_old_output(conversation([10] * 3)) == 0  # type: ignore[arg-type]
+
+
+def test_only_the_last_block_carries_the_cache_breakpoint() -> None:
+    messages = conversation([10, 10])
+
+    sent = loop.request_messages(messages)  # type: ignore[arg-type]
+
+    assert sent[-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in messages[-1]["content"][-1]  # type: ignore[index]
+    assert sum("cache_control" in b for m in sent for b in m["content"]) == 1
