@@ -90,14 +90,17 @@ class Attempt:
     failure: failures.RunFailure | None = None
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, so that no library's ``except Exception``
+    (the SDK wraps those as connection errors and retries) can swallow it."""
+
+
 @contextmanager
 def sigterm_as_timeout() -> Iterator[None]:
     """Turn Kubernetes' SIGTERM (deadline or deletion) into a Timeout, so we still report."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise failures.RunFailure(
-            failures.TIMEOUT, "stopped by SIGTERM (the Job's deadline passed or it was deleted)"
-        )
+        raise Terminated()
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -106,6 +109,10 @@ def sigterm_as_timeout() -> Iterator[None]:
         return
     try:
         yield
+    except Terminated:
+        raise failures.RunFailure(
+            failures.TIMEOUT, "stopped by SIGTERM (the Job's deadline passed or it was deleted)"
+        ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 

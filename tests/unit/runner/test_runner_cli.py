@@ -611,3 +611,38 @@ def test_the_console_script_runs_as_a_process(
     assert json.loads(report_path.read_text())["status"] == "succeeded"
     assert API_KEY not in completed.stdout + completed.stderr
     assert "[report] {" in completed.stdout
+
+
+def test_sigterm_ends_the_attempt_as_a_timeout_with_a_report(
+    fake_api: FakeMessagesAPI, tmp_path: Path, git_identity: None
+) -> None:
+    fake_api.reply(ok(tool_use("write_file", {"path": "early.txt", "content": "x"})))
+    fake_api.then = Reply(message(text("late")), delay=30)
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(agent_task()))
+    report_path = tmp_path / "termination-log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "ANTHROPIC_"))},
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": fake_api.url,
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "agent-runner"), "--task", str(task_file),
+         "--workspace", str(tmp_path / "ws"), "--report", str(report_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(fake_api.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 5, output
+    report = json.loads(report_path.read_text())
+    assert report["reason"] == "Timeout" and "SIGTERM" in report["summary"]
+    assert report["filesChanged"] == ["early.txt"]
