@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--system-prompt", help="System prompt ($AGENT_SYSTEM_PROMPT).")
     parser.add_argument("--max-tokens", type=int, help="Output tokens per turn.")
     parser.add_argument("--max-turns", type=int, help="Model turns per attempt.")
-    parser.add_argument("--timeout-seconds", type=float, help="Wall-clock limit of the agent.")
+    parser.add_argument(
+        "--timeout-seconds",
+        type=float,
+        help="Wall-clock limit of the attempt (default: the task's timeoutSeconds); the "
+        "agent stops earlier to leave time for saving its work.",
+    )
     parser.add_argument(
         "--idle-timeout-seconds", type=float, help="Longest wait for one model reply."
     )
@@ -138,7 +143,7 @@ def run_attempt(
     log.runner(
         f"task {spec.task_id} (attempt {task_input.context.attempt}) as {config.agent_name}, "
         f"model {config.model}, backend {config.backend}, max {config.max_turns} turns, "
-        f"{config.timeout_seconds:.0f} s"
+        f"{config.agent_seconds:.0f} s of {config.timeout_seconds:.0f} s for the agent"
     )
     if config.backend == "api" and not config.api_key:
         attempt.failure = failures.RunFailure(
@@ -147,7 +152,7 @@ def run_attempt(
             "(spec.apiKeySecret, default Secret anthropic-api-key, key ANTHROPIC_API_KEY)",
         )
         return
-    deadline = started + config.timeout_seconds
+    deadline = started + config.agent_seconds
 
     try:
         space = workspace.open_workspace(

@@ -314,7 +314,8 @@ class AgentLoop:
     def _timeout(self) -> failures.RunFailure:
         return failures.RunFailure(
             failures.TIMEOUT,
-            f"the attempt reached its {self.settings.timeout_seconds:.0f}-second limit "
+            f"the agent reached its {self.settings.agent_seconds:.0f}-second share of the "
+            f"attempt's {self.settings.timeout_seconds:.0f}-second limit "
             f"after {self.turns} turns; raise spec.timeoutSeconds or split the task",
         )
 

@@ -25,8 +25,9 @@ DEFAULT_MAX_RETRY_WAIT_SECONDS: Final = 120.0
 DEFAULT_COMMAND_TIMEOUT_SECONDS: Final = 600.0
 DEFAULT_AGENT_NAME: Final = models.FALLBACK_PROFILE
 DEFAULT_REPORT_PATH: Final = "/dev/termination-log"
-# Time kept back from the task's timeoutSeconds (the Job's activeDeadlineSeconds) for
-# committing, pushing and writing the report before Kubernetes stops the pod.
+# Time kept back from the attempt's wall clock (the task's timeoutSeconds, which is the
+# Job's activeDeadlineSeconds) for committing, pushing and reporting before Kubernetes
+# stops the pod: 5 %, at least 30 s and at most 300 s, but never more than half.
 FINISH_RESERVE_FRACTION: Final = 0.05
 FINISH_RESERVE_MIN_SECONDS: Final = 30.0
 FINISH_RESERVE_MAX_SECONDS: Final = 300.0
@@ -53,7 +54,7 @@ class Settings:
     system_prompt: str
     max_tokens: int  # output tokens per model turn
     max_turns: int  # model calls in the attempt
-    timeout_seconds: float  # wall clock of the agent loop
+    timeout_seconds: float  # wall clock of the whole attempt, from the runner's start
     idle_timeout_seconds: float  # longest wait for one model reply or one command
     max_retry_wait_seconds: float  # total backoff sleep on 429/529/5xx
     command_timeout_seconds: float  # one shell command
@@ -64,14 +65,23 @@ class Settings:
     git_token: str | None
 
     @property
+    def agent_seconds(self) -> float:
+        """The agent's share of the wall clock; the rest is kept to save the work."""
+        return self.timeout_seconds - finish_reserve(self.timeout_seconds)
+
+    @property
     def wrap_up_seconds(self) -> float:
         """How long before the wall-clock limit the agent is told to finish."""
-        return min(300.0, max(5.0, self.timeout_seconds * 0.1))
+        return min(300.0, max(5.0, self.agent_seconds * 0.1))
 
 
-def _finish_reserve(task_timeout: float) -> float:
-    reserve = task_timeout * FINISH_RESERVE_FRACTION
-    return min(FINISH_RESERVE_MAX_SECONDS, max(FINISH_RESERVE_MIN_SECONDS, reserve))
+def finish_reserve(timeout: float) -> float:
+    """Seconds kept back from a wall-clock limit for committing, pushing and reporting."""
+    reserve = min(
+        FINISH_RESERVE_MAX_SECONDS,
+        max(FINISH_RESERVE_MIN_SECONDS, timeout * FINISH_RESERVE_FRACTION),
+    )
+    return min(reserve, timeout / 2)
 
 
 def _pick(name: str, flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Any, str]:
@@ -139,11 +149,11 @@ def resolve_settings(
     )
 
     value, source = _pick("timeout_seconds", flags, env)
-    if value is not None:
-        timeout = _positive_float(value, source)
-    else:
-        task_timeout = float(task.spec.timeout_seconds)
-        timeout = max(1.0, task_timeout - _finish_reserve(task_timeout))
+    timeout = (
+        _positive_float(value, source)
+        if value is not None
+        else float(task.spec.timeout_seconds)
+    )
 
     value, source = _pick("idle_timeout_seconds", flags, env)
     idle = (

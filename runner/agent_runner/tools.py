@@ -200,16 +200,22 @@ def truncate_middle(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
     return f"{text[:head]}\n… [{cut} characters cut] …\n{text[-tail:]}"
 
 
-def scrubbed_environment(env: Mapping[str, str]) -> dict[str, str]:
+def scrubbed_environment(env: Mapping[str, str], root: Path | None = None) -> dict[str, str]:
     """The environment for the agent's commands, without credentials in it."""
-    clean = {}
+    clean: dict[str, str] = {}
     for name, value in env.items():
         if name in redact.SECRET_ENV_NAMES or name.endswith(redact.SECRET_ENV_SUFFIXES):
             continue
-        if name.startswith("ANTHROPIC_") or name in ("AGENT_TASK_JSON",):
+        if name.startswith(("ANTHROPIC_", "GIT_CONFIG")) or name == "AGENT_TASK_JSON":
             continue
         clean[name] = value
     clean["GIT_TERMINAL_PROMPT"] = "0"
+    if root is not None:
+        # Let the agent's own git commands accept a volume owned by another uid.
+        clean.update(
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
+             "GIT_CONFIG_VALUE_0": str(root)}
+        )
     return clean
 
 
@@ -294,7 +300,7 @@ class ToolBox:
             process = subprocess.Popen(
                 ["bash", "-c", command],
                 cwd=self.root,
-                env=scrubbed_environment(self.env),
+                env=scrubbed_environment(self.env, self.root),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

@@ -63,7 +63,22 @@ class Outcome:
 # --------------------------------------------------------------------------- git
 
 
-def _git_env(base: Mapping[str, str], token: str | None) -> dict[str, str]:
+def git_config_env(entries: Mapping[str, str]) -> dict[str, str]:
+    """Git configuration passed through the environment (the "command" scope).
+
+    Unlike ``-c`` arguments it is not visible in the process list, and unlike
+    ``.git/config`` it is not left on disk for the agent to read.
+    """
+    env = {"GIT_CONFIG_COUNT": str(len(entries))}
+    for index, (key, value) in enumerate(entries.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def _git_env(
+    base: Mapping[str, str], token: str | None, root: Path | None = None
+) -> dict[str, str]:
     env = {
         name: value
         for name, value in base.items()
@@ -74,11 +89,16 @@ def _git_env(base: Mapping[str, str], token: str | None) -> dict[str, str]:
     env.setdefault("GIT_AUTHOR_EMAIL", DEFAULT_AUTHOR_EMAIL)
     env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
     env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
+    config: dict[str, str] = {}
+    if root is not None:
+        # The workspace volume may belong to another uid than the pod's user; without
+        # this git refuses it as "dubious ownership".
+        config["safe.directory"] = str(root)
     if token:
         credentials = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env["GIT_CONFIG_COUNT"] = "1"
-        env["GIT_CONFIG_KEY_0"] = "http.extraHeader"
-        env["GIT_CONFIG_VALUE_0"] = f"Authorization: Basic {credentials}"
+        config["http.extraHeader"] = f"Authorization: Basic {credentials}"
+    if config:
+        env.update(git_config_env(config))
     return env
 
 
@@ -98,7 +118,7 @@ class Git:
             completed = subprocess.run(
                 ["git", *args],
                 cwd=self.cwd,
-                env=_git_env(self.env, self.token if authenticated else None),
+                env=_git_env(self.env, self.token if authenticated else None, self.cwd),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,

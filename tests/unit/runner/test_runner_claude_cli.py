@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from agent_runner import cli
 
 from .fakes import API_KEY, Remote, agent_task

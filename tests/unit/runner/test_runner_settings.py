@@ -29,8 +29,9 @@ def test_defaults() -> None:
     assert resolved.max_retry_wait_seconds == 120
     assert resolved.agent_name == "general-purpose"
     assert resolved.backend == "api"
-    # The task's timeout less a reserve for committing and reporting.
-    assert resolved.timeout_seconds == 1000 - 50
+    # The task's timeout, less a reserve for committing and reporting.
+    assert resolved.timeout_seconds == 1000
+    assert resolved.agent_seconds == 1000 - 50
     assert resolved.api_key is None
 
 
@@ -89,3 +90,10 @@ def test_a_zero_retry_budget_is_allowed() -> None:
         {}, {"AGENT_MAX_RETRY_WAIT_SECONDS": "0"}, task_with_profile()
     )
     assert resolved.max_retry_wait_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("timeout", "reserve"), [(7200, 300), (1000, 50), (100, 30), (10, 5), (1.5, 0.75)]
+)
+def test_the_reserve_for_saving_work(timeout: float, reserve: float) -> None:
+    assert settings.finish_reserve(timeout) == reserve

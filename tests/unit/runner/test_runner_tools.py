@@ -102,6 +102,8 @@ def test_credentials_are_not_in_the_commands_environment() -> None:
          "AGENT_TASK_JSON": "{}", "ANTHROPIC_BASE_URL": "u", "HOME": "/h"}
     )
     assert env == {"PATH": "/bin", "HOME": "/h", "GIT_TERMINAL_PROMPT": "0"}
+    in_root = tools.scrubbed_environment({"GIT_CONFIG_COUNT": "3"}, Path("/ws"))
+    assert in_root["GIT_CONFIG_COUNT"] == "1" and in_root["GIT_CONFIG_VALUE_0"] == "/ws"
 
 
 def test_a_read_only_workspace_ends_the_attempt(toolbox: tools.ToolBox) -> None:

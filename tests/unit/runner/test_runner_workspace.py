@@ -20,11 +20,14 @@ def test_the_token_reaches_git_only_through_the_environment() -> None:
 
     assert "GIT_TOKEN" not in env
     header = env["GIT_CONFIG_VALUE_0"]
-    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and env["GIT_CONFIG_COUNT"] == "1"
     assert header == "Authorization: Basic " + base64.b64encode(
         b"x-access-token:tok-123456"
     ).decode()
     assert "GIT_CONFIG_COUNT" not in workspace._git_env({"PATH": "/bin"}, None)
+    with_root = workspace._git_env({"GIT_CONFIG_COUNT": "9"}, None, Path("/workspace"))
+    assert (with_root["GIT_CONFIG_COUNT"], with_root["GIT_CONFIG_KEY_0"]) == ("1", "safe.directory")
+    assert with_root["GIT_CONFIG_VALUE_0"] == "/workspace"
 
 
 def test_changes_are_counted_from_the_start_branch(remote: Remote, tmp_path: Path) -> None:
