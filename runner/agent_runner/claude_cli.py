@@ -9,7 +9,6 @@ report and the classification of failures, read from the CLI's JSON result.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -148,7 +147,3 @@ def claim_from_result(result: Mapping[str, Any], *, exit_code: int) -> tools.Rep
     return tools.ReportClaim(
         summary=text, completed=True, tests_passed=None, test_command=None
     )
-
-
-def available(env: Mapping[str, str] = os.environ) -> bool:
-    return shutil.which(PROGRAM, path=env.get("PATH")) is not None

@@ -269,7 +269,8 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
     )
 
 
-def write_report(path: str, encoded: bytes, log: Transcript) -> None:
+def write_report(path: str, encoded: bytes) -> None:
+    """Write the report; a missing termination-log path (outside Kubernetes) only warns."""
     try:
         Path(path).write_bytes(encoded)
     except OSError as error:
@@ -296,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = build_report(attempt, redactor)
     encoded = report.encode_report(result)
     log("report", encoded.decode(), limit=report.REPORT_LIMIT_BYTES)
-    write_report(report_path, encoded, log)
+    write_report(report_path, encoded)
     return result.exit_code
 
 

@@ -9,7 +9,7 @@ and the JSON itself is never truncated.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from agent_runner import failures
@@ -73,7 +73,6 @@ class Report:
     output_tokens: int = 0
     cost_usd: float = 0.0
     reason: str | None = None  # None on success, else a failures.Reason
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # never serialized
 
     @property
     def exit_code(self) -> int:

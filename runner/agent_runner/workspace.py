@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 from agent_api import models
 
@@ -39,15 +39,6 @@ Log = Callable[[str], None]
 def agent_branch(task_id: str) -> str:
     """The branch an attempt works on: one per task, shared by its attempts."""
     return f"{BRANCH_PREFIX}{task_id}"
-
-
-class Workspace(Protocol):
-    root: Path
-
-    @property
-    def branch(self) -> str | None: ...
-
-    def finish(self, message: str) -> Outcome: ...
 
 
 @dataclass(frozen=True)
