@@ -94,6 +94,13 @@ class Attempt:
     outcome: workspace.Outcome | None = None
     failure: failures.RunFailure | None = None
 
+    def summary(self) -> str:
+        """The agent's summary, after the failure message when there is one."""
+        text = self.claim.summary if self.claim is not None else ""
+        if self.failure is not None and self.failure.message not in text:
+            text = f"{self.failure.message}\n\n{text}".strip()
+        return text
+
 
 class Terminated(BaseException):
     """SIGTERM arrived. A BaseException, so that no library's ``except Exception``
@@ -207,16 +214,14 @@ def run_attempt(
                 )
                 attempt.usage = agent.usage
                 try:
-                    attempt.claim = agent.run()
-                finally:
+                    agent.run()
+                finally:  # a gave-up report is kept too
                     attempt.claim = agent.claim
     except failures.RunFailure as failure:
         attempt.failure = failure
         log.runner(f"attempt failed: {failure}")
 
-    summary = attempt.claim.summary if attempt.claim else ""
-    if attempt.failure is not None and attempt.failure.message not in summary:
-        summary = f"{attempt.failure.message}\n\n{summary}".strip()
+    summary = attempt.summary()
     outcome_word = "completed" if attempt.failure is None else f"failed ({attempt.failure.reason})"
     message = workspace.commit_message(
         task_id=spec.task_id,
@@ -247,10 +252,8 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
             cache_read_tokens=usage.cache_read_tokens,
         )
     claim = attempt.claim
-    summary = claim.summary if claim is not None else ""
     failure = attempt.failure
-    if failure is not None and failure.message not in summary:
-        summary = f"{failure.message}\n\n{summary}".strip()
+    summary = attempt.summary()
     outcome = attempt.outcome
     tests = tools.tests_passed(
         attempt.commands or [], claim.test_command if claim is not None else None
@@ -288,7 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_path = args.report or env.get("AGENT_REPORT_PATH") or settings.DEFAULT_REPORT_PATH
     attempt = Attempt()
     try:
-        run_attempt(args, env, log, attempt)
+        with sigterm_as_timeout():  # outside the agent loop too: cloning, pushing
+            run_attempt(args, env, log, attempt)
+    except failures.RunFailure as failure:
+        attempt.failure = failure
     except Exception as error:  # the report must be written whatever happened
         log("runner", "unexpected error:\n" + traceback.format_exc())
         attempt.failure = failures.RunFailure(
