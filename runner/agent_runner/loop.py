@@ -229,9 +229,10 @@ class AgentLoop:
                 self.log("runner", f"elided {elided} old tool results to stay in context")
             reply = self._create(messages)
             self.usage.add(reply.usage)
-            messages.append(
-                {"role": "assistant", "content": [block_param(b) for b in reply.content]}
-            )
+            if reply.content:  # the API refuses an empty assistant turn in the history
+                messages.append(
+                    {"role": "assistant", "content": [block_param(b) for b in reply.content]}
+                )
             for block in reply.content:
                 if block.type == "text" and block.text.strip():
                     self.log("assistant", block.text)
@@ -429,8 +430,8 @@ def _describe_input(name: str, tool_input: dict[str, Any]) -> str:
         return f"$ {tool_input.get('command', '')}"
     if name == "write_file":
         content = tool_input.get("content")
-        size = len(content) if isinstance(content, str) else 0
-        return f"{tool_input.get('path')} ({size} characters)"
+        text = content if isinstance(content, str) else ""
+        return f"{tool_input.get('path')} ({len(text)} characters)\n{text}"
     if name == tools.REPORT_TOOL_NAME:
         return "\n".join(f"{key}: {value}" for key, value in tool_input.items())
     return ", ".join(f"{key}={value!r}"[:300] for key, value in tool_input.items())

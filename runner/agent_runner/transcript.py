@@ -12,7 +12,9 @@ from typing import TextIO
 
 from agent_runner.redact import Redactor
 
-MAX_LOGGED_CHARS = 4000  # per entry; the model still sees the full tool result
+# Per entry: the whole of a tool result (tools cap those at 30,000 characters), so the
+# log is the full transcript; only larger inputs, such as a big file written, are cut.
+MAX_LOGGED_CHARS = 32_000
 
 
 class Transcript:

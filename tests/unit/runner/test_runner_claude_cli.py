@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from agent_runner import cli
+from agent_runner.report import EXIT_CODES
 
 from .fakes import API_KEY, Remote, agent_task
 
@@ -105,7 +106,7 @@ def test_cli_failures_are_classified(
     exit_code, report = run_cli_backend(tmp_path, agent_task(), monkeypatch, capsys)
 
     assert report["reason"] == reason and report["status"] == "failed"
-    assert exit_code == cli.report.EXIT_CODES[reason]
+    assert exit_code == EXIT_CODES[reason]
     assert report["filesChanged"] == ["from_cli.txt"]
 
 

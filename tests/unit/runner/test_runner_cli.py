@@ -467,6 +467,7 @@ def test_the_wall_clock_limit_stops_the_agent_and_keeps_its_work(
     assert time.monotonic() - started < 10  # the sleep was killed
     assert result.code == 5 and result.report["reason"] == "Timeout"
     assert "killed after" in result.stdout
+    assert "seconds left" in json.dumps(fake_api.requests[-1]["messages"][-1])
     assert result.report["filesChanged"] == ["partial.txt"]
     assert remote.show("agent/T001.001", "partial.txt") == "half"
     assert "Outcome: failed (Timeout)" in git(remote.path, "log", "-1", "--format=%B",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from typing import Any
 
 from agent_runner import loop
 
@@ -23,8 +24,8 @@ def test_backoff_doubles_with_jitter_and_a_cap() -> None:
     assert loop.backoff_seconds(20, rand=lambda: 1.0) == loop.BACKOFF_CAP_SECONDS
 
 
-def conversation(sizes: list[int]) -> list[dict[str, object]]:
-    messages: list[dict[str, object]] = [
+def conversation(sizes: list[int]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": [{"type": "text", "text": "task"}]}
     ]
     for n, size in enumerate(sizes):
@@ -38,20 +39,20 @@ def conversation(sizes: list[int]) -> list[dict[str, object]]:
 def test_old_tool_output_is_elided_first_when_over_budget() -> None:
     messages = conversation([5000] * 10)
 
-    elided = loop.elide_old_output(messages, budget=31_000)  # type: ignore[arg-type]
+    elided = loop.elide_old_output(messages, budget=31_000)
 
-    contents = [m["content"][0]["content"] for m in messages[2::2]]  # type: ignore[index]
+    contents = [m["content"][0]["content"] for m in messages[2::2]]
     assert elided == 4
     assert all("elided" in c for c in contents[:4])
     assert contents[4:] == ["x" * 5000] * 6
-    assert loop.elide_old_output(conversation([10] * 3)) == 0  # type: ignore[arg-type]
+    assert loop.elide_old_output(conversation([10] * 3)) == 0
 
 
 def test_only_the_last_block_carries_the_cache_breakpoint() -> None:
     messages = conversation([10, 10])
 
-    sent = loop.request_messages(messages)  # type: ignore[arg-type]
+    sent = loop.request_messages(messages)
 
     assert sent[-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert "cache_control" not in messages[-1]["content"][-1]  # type: ignore[index]
+    assert "cache_control" not in messages[-1]["content"][-1]
     assert sum("cache_control" in b for m in sent for b in m["content"]) == 1
