@@ -246,7 +246,8 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
 
         task_id = found.group(0)
         box = item.group(1)
-        box_index = len(content) - len(stripped) + stripped.index("[", 0, item.end()) + 1
+        box_column = stripped.index("[", 0, item.end())  # marker and its spaces
+        box_index = len(content) - len(stripped) + box_column + 1
         usable = True
         if box not in (" ", "x", "X"):
             usable = False
@@ -288,7 +289,7 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
             task_id=task_id,
             line=number,
             indent=indent,
-            content_indent=indent + item.end() + 1,
+            content_indent=indent + box_column,
             first_text=rest,
             done=box in ("x", "X"),
             heading=heading,
