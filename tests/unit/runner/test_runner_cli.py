@@ -564,22 +564,25 @@ def test_an_unreachable_repository_is_a_tool_error(
 
 
 def test_a_huge_summary_still_gives_a_valid_small_report(
-    run: Any, fake_api: FakeMessagesAPI, tmp_path: Path
+    run: Any, fake_api: FakeMessagesAPI
 ) -> None:
-    files = {f"dir/{'deep/' * 10}file_{n:04}.txt": "x" for n in range(300)}
-    script = "; ".join(f"mkdir -p $(dirname {p}) && echo x > {p}" for p in list(files)[:1])
+    make_300_files = (
+        "mkdir -p src/a/deeply/nested/package && for i in $(seq 100 399); do "
+        "echo $i > src/a/deeply/nested/package/module_$i.py; done"
+    )
     fake_api.reply(
-        ok(tool_use("bash", {"command": script + "; for i in $(seq 0 299); do "
-                             "mkdir -p dir/deep && echo $i > dir/deep/file_$i.txt; done"})),
-        report_call("é\"\\\n" * 5000),
+        ok(tool_use("bash", {"command": make_300_files})),
+        report_call('é"\\\n' * 5000),
     )
 
     result = run(agent_task())
 
     assert result.code == 0
     assert len(result.raw) <= 4096
-    assert result.report["filesChanged"][-1].startswith("…")
-    assert result.report["summary"].endswith("…")
+    kept = result.report["filesChanged"][:-1]
+    assert kept[0] == "src/a/deeply/nested/package/module_100.py"
+    assert result.report["filesChanged"][-1] == f"… and {300 - len(kept)} more"
+    assert result.report["summary"].startswith('é"\\\n') and result.report["summary"].endswith("…")
 
 
 # --------------------------------------------------------------------------- process
