@@ -265,7 +265,7 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
         tests_passed=tests,
         branch=outcome.branch if outcome else None,
         commit=outcome.commit if outcome else None,
-        input_tokens=usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens,
+        input_tokens=usage.total_input_tokens,
         output_tokens=usage.output_tokens,
         cost_usd=cost,
         reason=None if failure is None else failure.reason,

@@ -60,6 +60,11 @@ class Usage:
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
 
+    @property
+    def total_input_tokens(self) -> int:
+        """All input, cached or not: what the report calls inputTokens."""
+        return self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
+
     def add(self, usage: Any) -> None:
         if usage is None:
             return
@@ -229,6 +234,12 @@ class AgentLoop:
                 self.log("runner", f"elided {elided} old tool results to stay in context")
             reply = self._create(messages)
             self.usage.add(reply.usage)
+            self.log(
+                "model",
+                f"turn {turn}/{max_turns}: stop {reply.stop_reason}, "
+                f"{self.usage.total_input_tokens} input and "
+                f"{self.usage.output_tokens} output tokens so far",
+            )
             if reply.content:  # the API refuses an empty assistant turn in the history
                 messages.append(
                     {"role": "assistant", "content": [block_param(b) for b in reply.content]}
