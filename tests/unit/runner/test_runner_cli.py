@@ -650,3 +650,23 @@ def test_sigterm_ends_the_attempt_as_a_timeout_with_a_report(
     report = json.loads(report_path.read_text())
     assert report["reason"] == "Timeout" and "SIGTERM" in report["summary"]
     assert report["filesChanged"] == ["early.txt"]
+
+
+def test_prompt_cache_tokens_count_as_input_at_their_price(
+    run: Any, fake_api: FakeMessagesAPI
+) -> None:
+    body = message(tool_use("report", {"summary": "ok", "status": "completed"}))
+    body["usage"] = {"input_tokens": 10, "output_tokens": 20,
+                     "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 5000}
+    fake_api.reply(Reply(body))
+
+    result = run(agent_task())
+
+    assert result.report["inputTokens"] == 6010 and result.report["outputTokens"] == 20
+    assert result.report["costUSD"] == pricing.cost_usd(
+        "claude-sonnet-4-6", input_tokens=10, output_tokens=20,
+        cache_write_tokens=1000, cache_read_tokens=5000,
+    )
+    assert result.report["costUSD"] < pricing.cost_usd(
+        "claude-sonnet-4-6", input_tokens=6010, output_tokens=20
+    )
