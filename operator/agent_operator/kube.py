@@ -12,6 +12,7 @@ import json
 import ssl
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -98,7 +99,9 @@ class Kube:
                 ssl=self._connection.ssl_context, limit=self._max_connections
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=60),
+                read_bufsize=2**22,  # watch lines carry whole objects
             )
         return self._session
 
@@ -160,6 +163,22 @@ class Kube:
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
+
+    async def watch(
+        self, path: str, *, params: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events at `path` until the server ends the stream."""
+        query = {"watch": "1", **(params or {})}
+        url = f"{self._connection.host}{path}?{urllib.parse.urlencode(query)}"
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self._session_now().get(
+            url, headers={**self._headers(), "Accept": "application/json"}, timeout=timeout
+        ) as response:
+            if response.status >= 400:
+                raise ApiError(response.status, "", await response.text())
+            async for line in response.content:
+                if line.strip():
+                    yield json.loads(line)
 
     # -- lists
 
