@@ -224,7 +224,7 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    resources = profile.resources.to_api()
+    resources = {k: v for k, v in profile.resources.to_api().items() if v}
     if resources:
         container["resources"] = resources
     pod_settings = profile.pod

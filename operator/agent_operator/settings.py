@@ -7,11 +7,11 @@ chart sets the environment variables. docs/operator.md lists them all.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from agent_api import models
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OperatorSettings(BaseSettings):
@@ -19,7 +19,7 @@ class OperatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGENT_OPERATOR_", extra="ignore")
 
-    namespaces: list[str] = Field(
+    namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Namespaces to watch (comma-separated in the environment).",
     )
