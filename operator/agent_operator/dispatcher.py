@@ -221,7 +221,7 @@ class Dispatcher:
         old_status = {e.key: e.raw.get("status") or {} for e in snapshot.tasks}
         uids = {e.key: e.task.metadata.uid or "" for e in snapshot.tasks}
         writes: list[Awaitable[None]] = []
-        for key, status in decision.statuses.items():
+        for key, status in decision.statuses.items():  # only the changed ones
             if key in failed_creates:
                 continue
             writes.append(self._write_status("AgentTask", key, old_status[key], status.to_api()))

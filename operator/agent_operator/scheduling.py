@@ -316,10 +316,10 @@ def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decisi
         route = _route(work, snapshot, config, now)
         if _blocked(work, route, snapshot, by_dep_scope, on_cycle, decision, now):
             continue
-        if work.status.queued_time is None:
-            work.status.queued_time = clock.format_time(now)
         due = clock.parse_time(work.status.next_attempt_time)
-        if due is not None and due > now:
+        if due is None or due <= now:
+            work.status.queued_time = work.status.queued_time or clock.format_time(now)
+        else:
             _set_phase(
                 work,
                 "Retrying",
@@ -378,7 +378,8 @@ def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decisi
     _owner_references(works, snapshot, decision)
     _plan_statuses(works, snapshot, circuits, decision, now)
     for work in works:
-        decision.statuses[work.entry.key] = work.status
+        if work.status != work.entry.task.status:
+            decision.statuses[work.entry.key] = work.status
         _transition_event(work, decision)
         plan_label = work.spec.plan or ""
         count_key = (work.namespace, plan_label, work.status.phase or "Pending")
