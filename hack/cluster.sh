@@ -72,12 +72,15 @@ YAML
       --kwok-controller-binary "$CLUSTER_DIR/bin/kwok" \
       --enable-crds Stage \
       --disable-qps-limits \
-      --wait 120s >"$CLUSTER_DIR/create.log" 2>&1; then
+      --wait 120s >"$CLUSTER_DIR/create.log" 2>&1 9>&-; then
     log "FAILED to start the cluster; kwokctl said:"
     tail -20 "$CLUSTER_DIR/create.log" >&2
     log "component logs: $KWOK_WORKDIR/clusters/$NAME/logs/. Retry: hack/cluster.sh down && hack/cluster.sh up"
     exit 1
   fi
+  # With the Stage CRD enabled kwok applies no stage by itself: give it the defaults
+  # (nodes become Ready, Job pods run and complete).
+  "$REPO/.venv/bin/python" "$REPO/hack/kwok-stages.py" "${KWOK_VERSION:-v0.8.0}" | kubectl_ apply -f - >/dev/null
   log "adding $NODES kwok nodes"
   "$CLUSTER_DIR/bin/kwokctl" scale node --name "$NAME" --replicas "$NODES" >>"$CLUSTER_DIR/create.log" 2>&1
   kubectl_ wait --for=condition=Ready node --all --timeout=120s >/dev/null
@@ -91,7 +94,7 @@ YAML
 
 down() {
   if [[ -x $CLUSTER_DIR/bin/kwokctl ]]; then
-    "$CLUSTER_DIR/bin/kwokctl" delete cluster --name "$NAME" >/dev/null 2>&1 || true
+    "$CLUSTER_DIR/bin/kwokctl" delete cluster --name "$NAME" >/dev/null 2>&1 9>&- || true
   fi
   # Anything kwokctl's pid files still name is stopped by its PID.
   local pids="$KWOK_WORKDIR/clusters/$NAME/pids"
@@ -105,7 +108,9 @@ down() {
 }
 
 mkdir -p "$CLUSTER_DIR"
-# One caller at a time (parallel test runs all call `up`).
+# One caller at a time (parallel test runs all call `up`). The cluster's processes
+# must not inherit the lock's descriptor (kwokctl is run with 9>&-), or they would
+# hold the lock for as long as they live.
 exec 9>"$CLUSTER_DIR/.lock"
 flock 9
 

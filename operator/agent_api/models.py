@@ -343,7 +343,7 @@ class Resource(ApiModel):
     short_names: ClassVar[list[str]] = []
     printer_columns: ClassVar[list[dict[str, Any]]] = []
 
-    api_version: Literal["orchestration.coditect.ai/v1alpha1"] = API_VERSION
+    api_version: Literal["orchestration.coditect.ai/v1alpha1"] = "orchestration.coditect.ai/v1alpha1"
     kind: str
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 

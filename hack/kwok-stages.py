@@ -1,0 +1,52 @@
+"""Prints kwok's default node and pod Stages, as objects for a cluster running with
+the Stage CRD enabled (kwokctl --enable-crds Stage applies none by itself).
+
+They come from the kwok module in the Go module cache (the same files kwokctl embeds),
+with one change: pod-complete leaves alone pods annotated
+`sim.orchestration.coditect.ai/outcome`, so tests can give those pods Stages of
+their own (fail, run long, exceed the deadline) without racing the default.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+OUTCOME_ANNOTATION = "sim.orchestration.coditect.ai/outcome"
+FILES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+
+
+def kwok_module(version: str) -> Path:
+    info = subprocess.run(
+        ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{version}"],
+        check=True, capture_output=True, text=True, cwd="/tmp",
+    ).stdout
+    return Path(json.loads(info)["Dir"])
+
+
+def main() -> int:
+    root = kwok_module(sys.argv[1] if len(sys.argv) > 1 else "v0.8.0") / "kustomize" / "stage"
+    docs = []
+    for name in FILES:
+        stage = yaml.safe_load((root / name).read_text())
+        if stage["metadata"]["name"] == "pod-complete":
+            stage["spec"]["selector"]["matchExpressions"].append(
+                {"key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]', "operator": "DoesNotExist"}
+            )
+        docs.append(stage)
+    yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
