@@ -16,7 +16,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from agent_api import models
 from pydantic import ValidationError
@@ -79,8 +78,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent_sync import cluster as cluster_io
-    from agent_sync import gitrepo, metrics, sidecar, watching
+    from agent_sync import service
     from agent_sync.settings import Settings
 
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
@@ -96,20 +94,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    pattern = _pattern(settings.id_pattern)
-    namespace = settings.resolved_namespace()
-    source: sidecar.Source
-    if settings.git_url:
-        repo = gitrepo.GitRepo(
-            url=settings.git_url, branch=settings.git_branch, path=str(settings.git_path),
-            workdir=settings.git_workdir, author=settings.git_author,
-            username=settings.git_username, token=settings.git_token,
-        )
-        source = repo
-    else:
-        assert settings.file is not None  # the settings validator guarantees one source
-        source = sidecar.FileSource(settings.file)
-
+    try:
+        IdPattern.compile(settings.id_pattern)
+    except BadIdPattern as error:
+        return _fail(str(error))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -118,60 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-    registry = metrics.Metrics()
-    server = (
-        metrics.serve(registry, settings.metrics_host, settings.metrics_port)
-        if settings.metrics_port
-        else None
-    )
-    scheduler = watching.Scheduler(
-        debounce=settings.debounce_seconds, max_wait=settings.max_wait_seconds
-    )
-    stoppers: list[Any] = []
-    try:
-        if settings.git_url:
-            _retry_until(stop, repo.prepare, "preparing the git clone")
-        client = cluster_io.load_client(settings.kubeconfig)
-        cluster = cluster_io.Cluster(client, namespace=namespace, plan=settings.plan)
-        loop = sidecar.Sidecar(
-            cluster=cluster, source=source, plan=settings.plan,
-            source_path=settings.source_path(), pattern=pattern, metrics=registry,
-            status_mode=settings.status_comments, git_url=settings.git_url,
-            git_branch=settings.git_branch,
-        )
-        if settings.file is not None and not settings.git_url:
-            stoppers.append(watching.watch_file(settings.file.resolve(), scheduler.file_changed))
-        threading.Thread(
-            target=cluster.watch_tasks, args=(scheduler.cluster_changed, stop),
-            name="watch-tasks", daemon=True,
-        ).start()
-        log.info(
-            "syncing plan %s in namespace %s from %s", settings.plan, namespace,
-            settings.source_path(),
-        )
-        loop.run(scheduler, stop, resync=settings.poll_interval_seconds)
-    finally:
-        for stopper in stoppers:
-            stopper()
-        if server is not None:
-            server.shutdown()
+    service.run(settings, stop)
     log.info("stopped")
     return 0
-
-
-def _retry_until(stop: threading.Event, action: Any, what: str) -> None:
-    from agent_sync.sidecar import _explain
-
-    delay = 1.0
-    while not stop.is_set():
-        try:
-            action()
-            return
-        except Exception as error:
-            log.error("%s failed: %s", what, _explain(error))
-            stop.wait(delay)
-            delay = min(delay * 2, 60.0)
 
 
 def build_parser() -> argparse.ArgumentParser:

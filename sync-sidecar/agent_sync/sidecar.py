@@ -44,7 +44,17 @@ class FileSource:
         pass
 
     def read(self) -> bytes:
-        return self.path.read_bytes()
+        """The file's bytes, read when it is not being written (same size and mtime around)."""
+        for _ in range(5):
+            before = self.path.stat()
+            data = self.path.read_bytes()
+            after = self.path.stat()
+            if (before.st_mtime_ns, before.st_size, before.st_ino) == (
+                after.st_mtime_ns, after.st_size, after.st_ino
+            ) and after.st_size == len(data):
+                return data
+            time.sleep(0.02)
+        raise textfile.FileChanged(f"{self.path} is being written; syncing when it settles")
 
     def write(self, expected: bytes, new: bytes, message: str) -> None:
         textfile.replace_if_unchanged(self.path, expected, new)
@@ -203,16 +213,23 @@ class Sidecar:
 
     # ------------------------------------------------------------------ the loop
 
-    def sync_guarded(self, since: float | None = None) -> bool:
-        """One sync with its failure logged and counted; True when it succeeded."""
+    def sync_guarded(self, since: float | None = None) -> str:
+        """One sync with its failure logged and counted: "ok", "busy" or "failed".
+
+        A file that keeps changing under the sync is "busy", not a failure: the sync
+        runs again when the edits settle.
+        """
         try:
             report = self.sync_once()
+        except textfile.FileChanged as busy:
+            log.info("%s", busy)
+            return "busy"
         except Exception as error:
             self.metrics.syncs.labels("failed").inc()
             self.metrics.errors.labels(_stage(error)).inc()
             self.metrics.ready = False
-            log.error("sync failed: %s", _explain(error))
-            return False
+            log.error("sync failed: %s", explain(error))
+            return "failed"
         self.metrics.syncs.labels("succeeded").inc()
         self.metrics.api_conflicts.inc(self.cluster.conflicts - self._counted_conflicts)
         self._counted_conflicts = self.cluster.conflicts
@@ -222,7 +239,7 @@ class Sidecar:
         self.metrics.ready = True
         if report.ticked:
             log.info("ticked %s", ", ".join(report.ticked))
-        return True
+        return "ok"
 
     def unchanged_file(self) -> bool:
         """Whether the file still holds what the last sync saw (a cheap skip)."""
@@ -246,8 +263,11 @@ class Sidecar:
             if due.file and not due.cluster and self.unchanged_file():
                 continue  # our own write-back, or a save that changed nothing
             last = time.monotonic()
-            if self.sync_guarded(due.since):
+            outcome = self.sync_guarded(due.since)
+            if outcome == "ok":
                 backoff = 1.0
+            elif outcome == "busy":
+                scheduler.file_changed()
             else:
                 scheduler.cluster_changed(backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -263,7 +283,7 @@ def _stage(error: BaseException) -> str:
     return "api"
 
 
-def _explain(error: BaseException) -> str:
+def explain(error: BaseException) -> str:
     if isinstance(error, FileNotFoundError):
         return (
             f"the plan file {error.filename} does not exist: create it, or fix --file / "

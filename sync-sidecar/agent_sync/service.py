@@ -1,0 +1,89 @@
+"""Wires the sidecar together for `agent-sync run` (and for tests that run it in-process)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from agent_sync import cluster as cluster_io
+from agent_sync import gitrepo, metrics, sidecar, watching
+from agent_sync.ids import IdPattern
+from agent_sync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | None = None) -> None:
+    """Syncs until `stop` is set; every failure inside is logged and retried."""
+    registry = registry or metrics.Metrics()
+    pattern = IdPattern.compile(settings.id_pattern)
+    namespace = settings.resolved_namespace()
+    source: sidecar.Source
+    repo: gitrepo.GitRepo | None = None
+    if settings.git_url:
+        repo = gitrepo.GitRepo(
+            url=settings.git_url, branch=settings.git_branch, path=str(settings.git_path),
+            workdir=settings.git_workdir, author=settings.git_author,
+            username=settings.git_username, token=settings.git_token,
+        )
+        source = repo
+    else:
+        assert settings.file is not None  # the settings validator guarantees one source
+        source = sidecar.FileSource(settings.file)
+    server = (
+        metrics.serve(registry, settings.metrics_host, settings.metrics_port)
+        if settings.metrics_port
+        else None
+    )
+    scheduler = watching.Scheduler(
+        debounce=settings.debounce_seconds, max_wait=settings.max_wait_seconds
+    )
+    stop_watching: Callable[[], None] | None = None
+    try:
+        if repo is not None:
+            _retry_until(stop, repo.prepare, "preparing the git clone")
+        client = cluster_io.load_client(settings.kubeconfig)
+        cluster = cluster_io.Cluster(client, namespace=namespace, plan=settings.plan)
+        loop = sidecar.Sidecar(
+            cluster=cluster, source=source, plan=settings.plan,
+            source_path=settings.source_path(), pattern=pattern, metrics=registry,
+            status_mode=settings.status_comments, git_url=settings.git_url,
+            git_branch=settings.git_branch,
+        )
+        if repo is None and settings.file is not None:
+            folder = settings.file.resolve().parent
+            if folder.is_dir():
+                stop_watching = watching.watch_file(settings.file.resolve(), scheduler.file_changed)
+            else:
+                log.error(
+                    "the folder of %s does not exist: file changes are noticed only every "
+                    "%ss until it does", settings.file, settings.poll_interval_seconds,
+                )
+        threading.Thread(
+            target=cluster.watch_tasks, args=(scheduler.cluster_changed, stop),
+            name="watch-tasks", daemon=True,
+        ).start()
+        log.info(
+            "syncing plan %s in namespace %s from %s", settings.plan, namespace,
+            settings.source_path(),
+        )
+        loop.run(scheduler, stop, resync=settings.poll_interval_seconds)
+    finally:
+        if stop_watching is not None:
+            stop_watching()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def _retry_until(stop: threading.Event, action: Callable[[], None], what: str) -> None:
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            action()
+            return
+        except Exception as error:
+            log.error("%s failed: %s", what, sidecar.explain(error))
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
