@@ -74,10 +74,14 @@ def _resolve(node: Any, defs: dict[str, Any], in_status: bool) -> Any:
     if "properties" in out:
         out["type"] = "object"
         # An object with a default_factory is defaulted to {} so that the API
-        # server fills in its own nested defaults.
+        # server fills in its own nested defaults. Not when {} would itself be invalid
+        # (required fields, CEL rules): the API server refuses such a CRD.
         for name, prop in out["properties"].items():
             if prop.get("type") == "object" and "properties" in prop and "default" not in prop:
-                if not in_status and name not in set(out.get("required", [])):
+                valid_when_empty = not prop.get("required") and not prop.get(
+                    "x-kubernetes-validations"
+                )
+                if valid_when_empty and not in_status and name not in set(out.get("required", [])):
                     prop.setdefault("default", {})
     return out
 
