@@ -41,7 +41,10 @@ def main() -> int:
         stage = yaml.safe_load((root / name).read_text())
         if stage["metadata"]["name"] == "pod-complete":
             stage["spec"]["selector"]["matchExpressions"].append(
-                {"key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]', "operator": "DoesNotExist"}
+                {
+                    "key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]',
+                    "operator": "DoesNotExist",
+                }
             )
         docs.append(stage)
     yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)

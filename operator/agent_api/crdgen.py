@@ -36,10 +36,10 @@ def _resolve(node: Any, defs: dict[str, Any], in_status: bool) -> Any:
         merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         return _resolve(merged, defs, in_status)
     if node.get("x-kubernetes-int-or-string"):
-        out = {"x-kubernetes-int-or-string": True}
+        int_or_string: dict[str, Any] = {"x-kubernetes-int-or-string": True}
         if "description" in node:
-            out["description"] = node["description"]
-        return out
+            int_or_string["description"] = node["description"]
+        return int_or_string
     if "anyOf" in node:
         options = [opt for opt in node["anyOf"] if opt.get("type") != "null"]
         if len(options) == 1:
@@ -90,7 +90,7 @@ def openapi_schema(kind: type[models.Resource]) -> dict[str, Any]:
     """The openAPIV3Schema of one kind."""
     raw = kind.model_json_schema(by_alias=True, mode="validation")
     defs = raw.get("$defs", {})
-    schema = _resolve(raw, defs, in_status=False)
+    schema: dict[str, Any] = _resolve(raw, defs, in_status=False)
     props = schema["properties"]
     props["apiVersion"] = {"type": "string", "description": "APIVersion of the object."}
     props["kind"] = {"type": "string", "description": "Kind of the object."}

@@ -343,7 +343,9 @@ class Resource(ApiModel):
     short_names: ClassVar[list[str]] = []
     printer_columns: ClassVar[list[dict[str, Any]]] = []
 
-    api_version: Literal["orchestration.coditect.ai/v1alpha1"] = "orchestration.coditect.ai/v1alpha1"
+    api_version: Literal["orchestration.coditect.ai/v1alpha1"] = (
+        "orchestration.coditect.ai/v1alpha1"
+    )
     kind: str
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 
@@ -449,7 +451,11 @@ class AgentPlanSpec(ApiModel):
     max_concurrent: int = Field(
         default=5, ge=1, le=1000, description="Attempts of this plan running at once."
     )
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    retry: RetryPolicy = Field(
+        default_factory=RetryPolicy,
+        # A full default (not {}): the CEL rule is checked against the default as written.
+        json_schema_extra={"default": RetryPolicy().to_api()},
+    )
     circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
     paused: bool = Field(
         default=False,
@@ -458,6 +464,9 @@ class AgentPlanSpec(ApiModel):
     api_key_secret: SecretKeyRef = Field(
         default_factory=lambda: SecretKeyRef(name=DEFAULT_API_KEY_SECRET, key=DEFAULT_API_KEY_KEY),
         description="Secret key holding the Anthropic API key for the plan's agents.",
+        json_schema_extra={
+            "default": SecretKeyRef(name=DEFAULT_API_KEY_SECRET, key=DEFAULT_API_KEY_KEY).to_api()
+        },
     )
 
 

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from agent_api import crdgen, models
+from pydantic import ValidationError
 
 
 def walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
@@ -58,9 +57,12 @@ def test_task_schema_rules() -> None:
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
 
 
-def test_nested_objects_default_to_empty_so_the_server_fills_them() -> None:
+def test_nested_objects_are_defaulted_so_the_server_fills_them() -> None:
     spec = crdgen.openapi_schema(models.AgentPlan)["properties"]["spec"]["properties"]
-    assert spec["retry"]["default"] == {}
+    assert spec["circuitBreaker"]["default"] == {}
+    # Objects with CEL rules or required fields carry their full default instead of {}.
+    assert spec["retry"]["default"] == models.RetryPolicy().to_api()
+    assert spec["apiKeySecret"]["default"] == {"name": "anthropic-api-key", "key": "ANTHROPIC_API_KEY"}
     assert spec["retry"]["properties"]["maxRetries"]["default"] == 3
     assert spec["circuitBreaker"]["properties"]["consecutiveFailures"]["default"] == 5
     assert spec["maxConcurrent"]["minimum"] == 1
