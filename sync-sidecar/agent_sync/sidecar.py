@@ -117,15 +117,19 @@ class Sidecar:
         self._last_problems: list[markdown.Problem] | None = None
         self._last_bytes: bytes | None = None
         self._counted_conflicts = 0
+        self.stage = "read"  # what the sync is doing, to name the stage of an error
 
     # ------------------------------------------------------------------ one sync
 
     def sync_once(self) -> SyncReport:
         """Makes the file and the cluster agree once. Raises on I/O errors."""
         report = SyncReport()
+        self.stage = "git"
         self.source.refresh()
+        self.stage = "api"
         self._ensure_plan()
         for _ in range(WRITE_ATTEMPTS):
+            self.stage = "read"
             data = self.source.read()
             if not data.strip():
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
@@ -134,12 +138,14 @@ class Sidecar:
             text, decode_problems = textfile.decode(data)
             parsed = markdown.parse(text, self.pattern)
             self._report_problems(decode_problems + lint.lint(parsed))
+            self.stage = "api"
             live = self.cluster.list_tasks()
             change = writeback.decide(
                 parsed, reconcile.observed(parsed, live, plan=self.plan), self.status_mode
             )
             if change.changes_file:
                 new_text = writeback.apply(text, parsed, change)
+                self.stage = "write"
                 try:
                     self.source.write(data, textfile.encode(new_text), commit_message(change))
                 except textfile.FileChanged:
@@ -157,6 +163,7 @@ class Sidecar:
                 f"the file kept changing during {WRITE_ATTEMPTS} write-backs; trying later"
             )
 
+        self.stage = "api"
         for task_id in sorted(change.reruns):
             self.cluster.request_rerun(task_object_name(self.plan, task_id), self.clock())
             report.reruns.append(task_id)
@@ -226,7 +233,8 @@ class Sidecar:
             return "busy"
         except Exception as error:
             self.metrics.syncs.labels("failed").inc()
-            self.metrics.errors.labels(_stage(error)).inc()
+            stage = "git" if isinstance(error, GitError) else self.stage
+            self.metrics.errors.labels(stage).inc()
             self.metrics.ready = False
             log.error("sync failed: %s", explain(error))
             return "failed"
@@ -271,16 +279,6 @@ class Sidecar:
             else:
                 scheduler.cluster_changed(backoff)
                 backoff = min(backoff * 2, 30.0)
-
-
-def _stage(error: BaseException) -> str:
-    if isinstance(error, GitError):
-        return "git"
-    if isinstance(error, textfile.FileChanged):
-        return "write"
-    if isinstance(error, OSError):
-        return "read"
-    return "api"
 
 
 def explain(error: BaseException) -> str:

@@ -19,10 +19,10 @@ from typing import Any
 
 import kubernetes
 import pytest
-
 from agent_api import models
 from agent_sync import metrics, service, sidecar, textfile
 from agent_sync.settings import Settings
+
 from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration

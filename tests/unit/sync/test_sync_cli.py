@@ -1,0 +1,82 @@
+"""The command line: exit codes, --json, deterministic render, clear usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from agent_sync.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO / "examples" / "plans" / "sample-plan.md"
+
+
+def test_lint_clean_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(SAMPLE)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_lint_errors_exit_1_and_json_lists_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.md"
+    path.write_text("- [ ] T001.001 a\n- [ ] T001.001 b after T404.404\n")
+    assert main(["lint", str(path), "--json"]) == 1
+    problems = json.loads(capsys.readouterr().out)
+    assert {(p["line"], p["code"], p["taskId"]) for p in problems} == {
+        (2, "duplicate-id", "T001.001")
+    }
+    assert set(problems[0]) == {"line", "severity", "code", "taskId", "message"}
+
+
+def test_lint_warnings_alone_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.md"
+    path.write_text("- [ ] T001.001 a P1 P3\n")
+    assert main(["lint", str(path)]) == 0
+    assert "conflicting-priorities" in capsys.readouterr().out
+
+
+def test_lint_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["lint", str(tmp_path / "missing.md")])
+    assert exit_.value.code == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_bad_id_pattern_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["lint", str(SAMPLE), "--id-pattern", "T(\\d"])
+    assert exit_.value.code == 2
+    assert "not a valid regular expression" in capsys.readouterr().err
+
+
+def test_render_is_deterministic_multi_document_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(SAMPLE), "--plan", "payments", "--namespace", "team"]) == 0
+    first = capsys.readouterr().out
+    main(["render", str(SAMPLE), "--plan", "payments", "--namespace", "team"])
+    assert capsys.readouterr().out == first
+    documents = list(yaml.safe_load_all(first))
+    assert documents[0]["kind"] == "AgentPlan"
+    assert len(documents) == 28
+    assert all(d["metadata"]["namespace"] == "team" for d in documents)
+
+
+def test_run_without_a_source_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--plan", "p"]) == 2
+    assert "--file" in capsys.readouterr().err
+
+
+def test_run_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_sync.settings import Settings
+
+    monkeypatch.setenv("AGENT_SYNC_PLAN", "payments")
+    monkeypatch.setenv("AGENT_SYNC_FILE", "/plans/plan.md")
+    monkeypatch.setenv("AGENT_SYNC_DEBOUNCE_SECONDS", "0.5")
+    monkeypatch.setenv("GIT_TOKEN", "tok")
+    settings = Settings()
+    assert (settings.plan, str(settings.file), settings.debounce_seconds) == (
+        "payments", "/plans/plan.md", 0.5)
+    assert settings.git_token == "tok"
+    assert settings.metrics_port == 8081

@@ -1,0 +1,176 @@
+"""One sync, end to end, against a fake of our own `Cluster` boundary.
+
+The fake keeps objects in a dict and answers like the API server for what the
+sidecar uses (apply merges the owned fields, status is untouched by apply). The
+real API server is exercised in tests/integration/test_sync_sidecar.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_sync import sidecar, textfile
+from agent_sync.ids import IdPattern
+
+
+class FakeCluster:
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.plan: dict[str, Any] | None = None
+        self.applies: list[str] = []
+        self.deleted: list[str] = []
+        self.reruns: dict[str, str] = {}
+        self.conflicts = 0
+        self.down = False
+
+    def list_tasks(self) -> dict[str, dict[str, Any]]:
+        if self.down:
+            raise ConnectionRefusedError("connection refused")
+        return {k: {**v, "spec": dict(v["spec"])} for k, v in self.objects.items()}
+
+    def get_plan(self) -> dict[str, Any] | None:
+        return self.plan
+
+    def apply(self, manifest: dict[str, Any], *, manager: str = "agent-sync") -> None:
+        name = manifest["metadata"]["name"]
+        if manifest["kind"] == "AgentPlan":
+            self.plan = manifest
+            return
+        current = self.objects.setdefault(name, {"metadata": {}, "spec": {}, "status": {}})
+        current["metadata"] = {**manifest["metadata"], "uid": f"uid-{name}"}
+        current["spec"].update(manifest["spec"])
+        self.applies.append(name)
+
+    def request_rerun(self, name: str, value: str) -> None:
+        self.objects[name]["spec"]["rerun"] = value
+        self.reruns[name] = value
+
+    def delete_task(self, name: str, uid: str | None) -> None:
+        assert uid == f"uid-{name}"
+        del self.objects[name]
+        self.deleted.append(name)
+
+    def record_sync(self, when: str) -> None:
+        pass
+
+    def phase(self, name: str, phase: str) -> None:
+        obj = self.objects[name]
+        obj["status"] = {"phase": phase, "observedRerun": obj["spec"].get("rerun")}
+
+
+def make(path: Path, fake: FakeCluster) -> sidecar.Sidecar:
+    return sidecar.Sidecar(
+        cluster=fake,  # type: ignore[arg-type]
+        source=sidecar.FileSource(path),
+        plan="p",
+        source_path=str(path),
+        pattern=IdPattern.compile(),
+        clock=lambda: "2026-11-24T00:00:00Z",
+    )
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.md"
+    path.write_bytes(b"# Plan\r\n- [ ] T001.001 One\r\n- [ ] T001.002 Two after T001.001\r\n")
+    return path
+
+
+def test_first_sync_applies_plan_and_tasks_second_does_nothing(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    report = loop.sync_once()
+    assert report.applied == ["p-t001-001", "p-t001-002"]
+    assert fake.plan is not None
+    assert loop.sync_once().applied == []
+
+
+def test_success_ticks_the_box_and_marks_done_in_the_same_sync(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.phase("p-t001-001", "Succeeded")
+    report = loop.sync_once()
+    assert report.ticked == ["T001.001"]
+    assert plan.read_bytes() == b"# Plan\r\n- [x] T001.001 One\r\n- [ ] T001.002 Two after T001.001\r\n"
+    assert fake.objects["p-t001-001"]["spec"]["done"] is True
+
+
+def test_untick_after_success_requests_a_rerun_once(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.phase("p-t001-001", "Succeeded")
+    loop.sync_once()
+    plan.write_bytes(plan.read_bytes().replace(b"[x] T001.001", b"[ ] T001.001"))
+    report = loop.sync_once()
+    assert report.reruns == ["T001.001"]
+    assert fake.objects["p-t001-001"]["spec"]["done"] is False
+    again = loop.sync_once()  # the operator has not answered the rerun yet
+    assert again.reruns == [] and again.ticked == []
+    assert b"[ ] T001.001" in plan.read_bytes()
+
+
+def test_deleted_line_is_pruned(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    plan.write_bytes(b"- [ ] T001.001 One\n")
+    assert loop.sync_once().pruned == ["p-t001-002"]
+
+
+def test_empty_file_prunes_nothing(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    plan.write_bytes(b"")
+    report = loop.sync_once()
+    assert report.skipped and report.pruned == []
+    assert len(fake.objects) == 2
+
+
+def test_api_down_is_a_failed_sync_and_the_next_one_catches_up(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    fake.down = True
+    assert loop.sync_guarded() == "failed"
+    assert not loop.metrics.ready
+    assert loop.metrics.errors.labels("api")._value.get() == 1
+    fake.down = False
+    assert loop.sync_guarded() == "ok"
+    assert loop.metrics.ready and len(fake.objects) == 2
+
+
+def test_missing_file_is_explained(tmp_path: Path) -> None:
+    loop = make(tmp_path / "nope.md", FakeCluster())
+    assert loop.sync_guarded() == "failed"
+    assert loop.metrics.errors.labels("read")._value.get() == 1
+    message = sidecar.explain(FileNotFoundError(2, "No such file", str(tmp_path / "nope.md")))
+    assert "does not exist" in message and "left as they are" in message
+
+
+def test_a_file_that_keeps_changing_is_busy_not_failed(plan: Path) -> None:
+    class Racing(sidecar.FileSource):
+        def write(self, expected: bytes, new: bytes, message: str) -> None:
+            raise textfile.FileChanged("someone is typing")
+
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.phase("p-t001-001", "Succeeded")
+    loop.source = Racing(plan)
+    assert loop.sync_guarded() == "busy"
+    assert loop.metrics.syncs.labels("failed")._value.get() == 0
+    assert loop.metrics.file_races._value.get() == sidecar.WRITE_ATTEMPTS
+
+
+def test_commit_message_names_the_tasks() -> None:
+    from agent_sync.writeback import WriteBack
+
+    message = sidecar.commit_message(
+        WriteBack(ticks=frozenset({"T001.002", "T001.001"}), statuses={"T001.003": "Running"})
+    )
+    assert message.startswith("agent-sync: tick T001.001, T001.002 (Succeeded)")
+    assert "T001.003 Running" in message
