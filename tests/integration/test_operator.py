@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import signal
@@ -298,7 +299,7 @@ def test_failing_agent_retries_with_growing_gaps_then_fails_and_blocks_dependent
     assert status["result"]["reason"] == "ToolError"
     assert status["result"]["summary"] == "simulated tool error"
     starts = [ts(r["startTime"]) for r in status["history"]]
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert gaps[1] > gaps[0] + 1.0, f"backoff did not grow: {gaps}"
     assert sorted(jobs_by_name(ns)) == ["p-f-1", "p-f-2", "p-f-3"]
     dependent = tasks_by_id(ns)["D"]
