@@ -38,7 +38,8 @@ def differs(desired: Manifest, live: Mapping[str, Any] | None) -> bool:
     desired_spec = desired.get("spec") or {}
     if desired["kind"] == "AgentTask":
         return any(live_spec.get(key) != desired_spec.get(key) for key in TASK_FIELDS)
-    return bool(live_spec.get("source") != desired_spec.get("source"))
+    live_source = live_spec.get("source") or {}
+    return any(live_source.get(k) != v for k, v in desired_spec.get("source", {}).items())
 
 
 def is_ours(live: Mapping[str, Any], plan: str) -> bool:

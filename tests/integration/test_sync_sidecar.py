@@ -174,7 +174,11 @@ def test_file_becomes_tasks_and_plan(
         assert found["T002.005"]["spec"]["gates"] == ["security review of the network design"]
         assert found["T001.001"]["spec"]["done"] is True
         assert found["T003.004"]["spec"]["priority"] == "P2"
-        assert tasks.plan()["spec"]["source"] == {"path": str(plan_file)}
+        source = tasks.plan()["spec"]["source"]
+        assert source["path"] == str(plan_file)
+        assert source.get("idPattern", models.DEFAULT_TASK_ID_PATTERN) == (
+            models.DEFAULT_TASK_ID_PATTERN
+        )
         wait_for("readiness", lambda: registry.ready)
         assert failed_syncs(registry) == 0
 
@@ -376,3 +380,47 @@ def parse_file(path: Path) -> tuple[Any, ...]:
     from agent_sync.markdown import parse
 
     return parse(textfile.decode(path.read_bytes())[0]).tasks
+
+
+def test_the_command_serves_readiness_and_metrics_and_stops_on_sigterm(
+    cluster: Path, namespace: str, plan_file: Path, tasks: Tasks
+) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_sync.cli", "run", "--plan", PLAN, "--file", str(plan_file),
+         "--namespace", namespace, "--metrics-port", str(port), "--metrics-host", "127.0.0.1",
+         "--debounce-seconds", "0.2"],
+        env={**os.environ, "KUBECONFIG": str(cluster)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_for("/readyz", ready)
+        assert len(tasks.all()) == 27
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+            body = answer.read().decode()
+        assert 'agent_sync_syncs_total{result="succeeded"}' in body
+        assert "agent_sync_last_success_timestamp_seconds" in body
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+        assert process.returncode == 0, output
+        assert "stopped" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
