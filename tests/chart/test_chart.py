@@ -139,7 +139,10 @@ def test_sidecar_in_git_mode_gets_its_token_from_the_secret(helm: Path) -> None:
 
 
 def test_agent_network_policy_allows_dns_and_https_only(helm: Path) -> None:
-    policy = next(d for d in objects(helm) if d["kind"] == "NetworkPolicy")
+    policy = next(d for d in objects(helm) if d["kind"] == "NetworkPolicy"
+                  and d["metadata"]["name"].endswith("-agents"))
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/managed-by": "agent-operator"}
     ports = sorted((p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"])
     assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
     assert policy["spec"]["ingress"] == []
