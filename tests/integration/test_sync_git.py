@@ -9,17 +9,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import kubernetes
 import pytest
 from agent_sync.settings import Settings
 
-from tests.integration.test_sync_sidecar import (  # noqa: F401  (tasks is a fixture)
-    PLAN,
-    SAMPLE,
-    Tasks,
-    running,
-    tasks,
-    wait_for,
-)
+from tests.integration.test_sync_sidecar import PLAN, SAMPLE, Tasks, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +23,11 @@ def git(cwd: Path, *args: str) -> str:
         ["git", "-c", "user.name=Person", "-c", "user.email=person@example.com", *args],
         cwd=cwd, check=True, capture_output=True, text=True, timeout=60,
     ).stdout
+
+
+@pytest.fixture
+def tasks(api: kubernetes.client.ApiClient, namespace: str) -> Tasks:
+    return Tasks(api, namespace)
 
 
 @pytest.fixture
