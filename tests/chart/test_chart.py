@@ -207,3 +207,26 @@ def test_argocd_applications_match_the_argocd_schema() -> None:
     broken["spec"]["syncPolicy"]["automated"]["prune"] = "yes"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_operator_env_and_sidecar_args_are_understood_by_the_programs(
+    helm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart speaks the programs' real settings: no env name or flag drifts."""
+    from agent_operator.settings import OperatorSettings
+    from agent_sync.cli import build_parser
+
+    for values in (VALUE_SETS["sidecar-git"], VALUE_SETS["sidecar-file"], VALUE_SETS["namespaced"]):
+        deployment = next(d for d in objects(helm, *values) if d["kind"] == "Deployment")
+        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        env = {e["name"]: e["value"] for e in containers["operator"]["env"] if "value" in e}
+        ours = {k for k in env if k.startswith("AGENT_OPERATOR_")}
+        known = {f"AGENT_OPERATOR_{name.upper()}" for name in OperatorSettings.model_fields}
+        assert ours <= known, sorted(ours - known)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = OperatorSettings()
+        assert settings.max_concurrent == 5
+        if "sync" in containers:
+            args = build_parser().parse_args(containers["sync"]["args"][1:])
+            assert args.plan == "v2"
