@@ -5,8 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CLUSTER := .cluster
-export KUBECONFIG := $(CURDIR)/$(CLUSTER)/kubeconfig
 PACKAGES := operator/agent_api operator/agent_operator sync-sidecar/agent_sync runner/agent_runner
 
 help: ## list the targets
@@ -48,7 +46,7 @@ test: install verify ## unit + integration tests; brings the cluster up (and dow
 bench: install ## benchmarks on the local control plane; results in bench-results/
 	hack/with-cluster.sh $(BIN)/python -m bench
 
-demo: install ## the main job: local control plane, CRDs, a sample plan
-	hack/with-cluster.sh --keep hack/demo.sh
+demo: install ## the main job: a sample markdown plan run to completion on the local control plane
+	hack/demo.sh
 
 .PHONY: help install tools generate verify lint cluster-up cluster-down unit test bench demo
