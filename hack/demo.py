@@ -33,7 +33,6 @@ from typing import Any
 
 import kubernetes
 import yaml
-
 from agent_api import models
 from agent_sync import markdown
 
@@ -202,7 +201,8 @@ def main() -> int:
               "-l", f"{models.LABEL_PLAN}={args.plan}"))
     print(run(tool("kubectl"), "get", "agentplan", args.plan, "-n", args.namespace))
     print(f"Ticked file: {file}; logs: {WORK}/operator.log, {WORK}/sync.log")
-    print("Done: every task succeeded and every box is ticked." if ok else "The demo did not finish.")
+    print("Done: every task succeeded and every box is ticked." if ok
+          else "The demo did not finish.")
     return 0 if ok else 1
 
 
