@@ -17,7 +17,7 @@ MAX_NAME = 63
 _NOT_NAME_CHAR = re.compile(r"[^a-z0-9-]")
 _TASK_ID_SHAPE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _LABEL_VALUE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
-_MILESTONE_SEPARATORS = ".-_/:"
+_BEFORE_LAST_SEPARATOR = re.compile(r"^(.+)[./:_-]")
 
 
 class BadIdPattern(ValueError):
@@ -67,8 +67,14 @@ class IdPattern:
             match = self.regex.fullmatch(task_id)
             if match and match.group("milestone"):
                 return match.group("milestone")
-        cut = max(task_id.rfind(sep) for sep in _MILESTONE_SEPARATORS)
-        return task_id[:cut] if cut > 0 else task_id
+        prefix = _BEFORE_LAST_SEPARATOR.match(task_id)
+        return prefix.group(1) if prefix else task_id
+
+    def find_all(self, text: str) -> list[str]:
+        """Every ID in the text, in order (whole matches, whatever groups the pattern has)."""
+        if self.regex.groups == 0:
+            return self.regex.findall(text)
+        return [match.group(0) for match in self.regex.finditer(text)]
 
 
 def is_valid_task_id(task_id: str) -> bool:

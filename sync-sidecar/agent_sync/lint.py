@@ -74,6 +74,9 @@ def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
     stack: list[str] = []
     components: list[list[str]] = []
     counter = 0
+    edges_of = {
+        task.task_id: [d for d in task.depends_on if d in tasks] for task in ordered
+    }
     for root in ordered:
         if root.task_id in index_of:
             continue
@@ -85,7 +88,7 @@ def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
                 counter += 1
                 stack.append(node)
                 on_stack.add(node)
-            edges = [d for d in tasks[node].depends_on if d in tasks]
+            edges = edges_of[node]
             if child < len(edges):
                 work.append((node, child + 1))
                 nxt = edges[child]
