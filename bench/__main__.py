@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
         print(f"\n=== bench {area} ===", flush=True)
         start = time.monotonic()
         module = importlib.import_module(f"bench.bench_{area}")
+        sys.argv = [f"bench_{area}"]  # each module parses its own (empty) command line
         if module.main() != 0:
             failed.append(area)
         print(f"=== {area}: {time.monotonic() - start:.0f}s ===", flush=True)
