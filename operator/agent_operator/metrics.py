@@ -9,7 +9,8 @@ are objects people create, phases and outcomes are fixed sets; no task names):
   operator saw a task ready (or its retry became due) to its Job's creation.
 - `agent_operator_attempt_duration_seconds{namespace, outcome}` (histogram): Job start to end.
 - `agent_operator_attempts_total{namespace, outcome, reason}` (counter): finished attempts;
-  reason is one of the runner's reasons or DeadlineExceeded, JobDeleted, JobFailed, Other.
+  reason is one of the runner's reasons or DeadlineExceeded, JobDeleted, PodDeleted,
+  JobFailed, Suspended, MarkedDone, Other.
 - `agent_operator_retries_total{namespace, plan}` (counter): retries scheduled.
 - `agent_operator_circuit_state{namespace, plan, state}` (gauge): 1 for the breaker's state.
 - `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
@@ -28,6 +29,7 @@ _KNOWN_REASONS = frozenset(
         *results.EXIT_REASONS.values(),
         "DeadlineExceeded",
         "JobDeleted",
+        "PodDeleted",
         "JobFailed",
         "Suspended",
         "MarkedDone",

@@ -268,7 +268,7 @@ def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decisi
     works = [
         _Work(
             entry=e,
-            status=e.task.status.model_copy(deep=True),
+            status=_working_copy(e.task.status),
             jobs=task_jobs(snapshot, e.task),
             plan_spec=_plan_spec(snapshot, scope_of(e.task)),
         )
@@ -459,7 +459,10 @@ def _reconcile_attempts(
                             f"{work.spec.timeout_seconds}s (spec.timeoutSeconds)"
                         )
                 else:
-                    reason = results.failure_reason(report, result)
+                    # No pod left while its Job still exists: it was deleted under the attempt.
+                    reason = (
+                        "PodDeleted" if report is None else results.failure_reason(report, result)
+                    )
                 result.reason = reason
                 _finish(work, record, "Failed", reason, result, job.completed, decision, now)
         elif stop:
@@ -500,9 +503,14 @@ def _finish(
     """Records the end of the running attempt and what follows from it."""
     status = work.status
     finished_at = completed or now
-    record.outcome = outcome  # type: ignore[assignment]
-    record.completion_time = clock.format_time(finished_at)
-    record.reason = reason
+    record = record.model_copy(
+        update={
+            "outcome": outcome,
+            "completion_time": clock.format_time(finished_at),
+            "reason": reason,
+        }
+    )
+    status.history[-1] = record  # the running record is always the newest
     status.current_job = None
     status.queued_time = None
     started = clock.parse_time(record.start_time)
@@ -576,6 +584,19 @@ def _finish(
         )
     )
     work.running = False
+
+
+def _working_copy(status: models.AgentTaskStatus) -> models.AgentTaskStatus:
+    """A copy the pass may change: the lists are new, their items shared. Items are never
+    changed in place (records and conditions are replaced), so this is as safe as a deep
+    copy at a fraction of its cost."""
+    return status.model_copy(
+        update={
+            "history": list(status.history),
+            "conditions": list(status.conditions),
+            "blocked_by": list(status.blocked_by),
+        }
+    )
 
 
 def _max_retries(work: _Work) -> int:
@@ -861,7 +882,7 @@ def _dispatch(
 ) -> Dispatch:
     """Starts the next attempt: the Job to create and the status that records it."""
     status = work.status
-    before = status.model_copy(deep=True)
+    before = _working_copy(status)
     number = max((r.number for r in status.history), default=0) + 1
     assert route.spec is not None  # checked by _blocked
     members = by_dep_scope[work.dep_scope]

@@ -16,8 +16,10 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,17 @@ def all_in(ns: str, wanted: set[str], expected: int) -> Callable[[], bool]:
     return check
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+        return str(answer.read().decode())
+
+
 def ts(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -250,8 +263,31 @@ def test_dag_of_32_tasks_completes_in_dependency_order_within_caps(
 ) -> None:
     apply(plan(ns, "dag", maxConcurrent=3))
     apply(*layered_dag(ns, "dag", levels=8, width=4))
-    operators(ns, "--max-concurrent", "5")
+    metrics_port, health_port = free_port(), free_port()
+    operators(
+        ns,
+        "--max-concurrent",
+        "5",
+        "--metrics-port",
+        str(metrics_port),
+        "--health-port",
+        str(health_port),
+    )
     wait_for("32 Succeeded tasks", all_in(ns, {"Succeeded"}, 32), timeout=150)
+
+    exposition = scrape(metrics_port, "/metrics")
+    assert f'agent_operator_tasks{{namespace="{ns}",phase="Succeeded",plan="dag"}} 32.0' in (
+        exposition
+    )
+    assert f'agent_operator_dispatch_latency_seconds_count{{namespace="{ns}"}} 32.0' in exposition
+    assert (
+        f'agent_operator_attempts_total{{namespace="{ns}",outcome="Succeeded",reason=""}} 32.0'
+        in (exposition)
+    )
+    assert f'agent_operator_circuit_state{{namespace="{ns}",plan="dag",state="Closed"}} 1.0' in (
+        exposition
+    )
+    scrape(health_port, "/healthz")  # kopf's liveness probe answers
 
     tasks = tasks_by_id(ns)
     jobs = jobs_by_name(ns)
