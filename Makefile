@@ -28,7 +28,7 @@ verify: install ## fail when a generated file is stale
 	hack/generate.sh --check
 
 lint: install ## ruff, and mypy --strict on the packages
-	$(BIN)/ruff check operator sync-sidecar runner tests bench
+	$(BIN)/ruff check operator sync-sidecar runner tests bench hack
 	$(BIN)/mypy $(PACKAGES)
 
 cluster-up: install ## start the local control plane (builds it the first time); no-op when up
