@@ -114,7 +114,7 @@ class Sidecar:
             plan, path=source_path, pattern=pattern, git_url=git_url, git_branch=git_branch
         )
         self._plan_applied = False
-        self._last_problems: list[markdown.Problem] | None = None
+        self._logged_problems: set[tuple[str, str | None, str]] = set()
         self._last_bytes: bytes | None = None
         self._counted_conflicts = 0
         self.stage = "read"  # what the sync is doing, to name the stage of an error
@@ -208,15 +208,19 @@ class Sidecar:
             log.debug("could not record lastSyncTime: %s", describe(error))
 
     def _report_problems(self, problems: list[markdown.Problem]) -> None:
+        """Counts problems in the metrics; logs each problem once, not on every sync."""
         errors = sum(1 for p in problems if p.severity == "error")
         self.metrics.problems.labels("error").set(errors)
         self.metrics.problems.labels("warning").set(len(problems) - errors)
-        if problems == self._last_problems:
-            return  # logged already; a problem is logged once, not on every sync
-        self._last_problems = problems
+        keys = {}
         for problem in problems:
-            level = logging.ERROR if problem.severity == "error" else logging.WARNING
-            log.log(level, "%s", problem.message)
+            # Without the line number: an edit above a problem must not log it again.
+            keys[(problem.code, problem.task_id, problem.message.split(": ", 1)[-1])] = problem
+        for key, problem in keys.items():
+            if key not in self._logged_problems:
+                level = logging.ERROR if problem.severity == "error" else logging.WARNING
+                log.log(level, "%s", problem.message)
+        self._logged_problems = set(keys)
 
     # ------------------------------------------------------------------ the loop
 
