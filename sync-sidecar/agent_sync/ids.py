@@ -63,7 +63,11 @@ class IdPattern:
         A pattern with a named group `milestone` says so itself; otherwise the prefix is
         everything before the last separator (. - _ / :), or the whole ID without one.
         """
-        if "milestone" in self.regex.groupindex:
+        if self.regex.groups == 0:
+            cut = task_id.rfind(".")
+            if cut > 0 and task_id[cut + 1:].isalnum():  # the common T001.009 shape
+                return task_id[:cut]
+        elif "milestone" in self.regex.groupindex:
             match = self.regex.fullmatch(task_id)
             if match and match.group("milestone"):
                 return match.group("milestone")

@@ -264,7 +264,7 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                 "left as it is in the cluster.",
                 task_id,
             ))
-        elif not is_valid_task_id(task_id):
+        elif not (ids.is_default or is_valid_task_id(task_id)):
             usable = False
             problems.append(Problem(
                 number, "error", "invalid-id",
