@@ -26,6 +26,8 @@ Severity = Literal["error", "warning"]
 
 DEFAULT_PRIORITY = "P2"
 _PRIORITIES = frozenset({"P0", "P1", "P2", "P3"})
+_PRIORITY_DIGITS = frozenset({"0", "1", "2", "3"})
+_PRIORITY_OF = {digit: f"P{digit}" for digit in _PRIORITY_DIGITS}
 MAX_TITLE = 1024
 MAX_DESCRIPTION = 65536
 MAX_DEPENDENCIES = 256
@@ -337,15 +339,17 @@ def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: lis
     body = item.first_text if not item.more else "\n".join([item.first_text, *item.more])
 
     depends: list[str] = []
-    seen = {task_id}
-    own_mentions = 0
+    own_mentions = 1
     mentioned = ids.find_all(body)
-    for other in mentioned:
-        if other == task_id:
-            own_mentions += 1
-        elif other not in seen:
-            seen.add(other)
-            depends.append(other)
+    if len(mentioned) > 1:
+        seen = {task_id}
+        own_mentions = 0
+        for other in mentioned:
+            if other == task_id:
+                own_mentions += 1
+            elif other not in seen:
+                seen.add(other)
+                depends.append(other)
     if own_mentions > 1:
         problems.append(Problem(
             line, "error", "self-dependency",
@@ -362,16 +366,19 @@ def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: lis
         ))
         depends = depends[:MAX_DEPENDENCIES]
 
+    priority = DEFAULT_PRIORITY
     if "P" in body or "riority" in body:
+        first = item.first_text
         if any("P" in mention for mention in mentioned):  # an ID must not read as a priority
             priority = _priority(
-                ids.regex.sub(" ", body), ids.regex.sub(" ", item.first_text), line, task_id,
-                problems,
+                ids.regex.sub(" ", body), ids.regex.sub(" ", first), line, task_id, problems
             )
         else:
-            priority = _priority(body, item.first_text, line, task_id, problems)
-    else:
-        priority = DEFAULT_PRIORITY
+            tokens = _PRIORITY_TOKEN.findall(body)
+            if len(tokens) == 1 and tokens[0] in _PRIORITY_DIGITS and "riority" not in first:
+                priority = _PRIORITY_OF[tokens[0]]  # the usual case: one valid token
+            elif tokens or "riority" in body:
+                priority = _priority(body, first, line, task_id, problems)
     gates = (
         _gates(body, ids, line, task_id, problems)
         if ":" in body and ("ocked" in body or "OCKED" in body)
@@ -394,7 +401,7 @@ def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: lis
             task_id,
         ))
         title = title[:MAX_TITLE]
-    description = _description(item)
+    description = _description(item) if item.more else item.first_text.strip()
     if len(description) > MAX_DESCRIPTION:
         problems.append(Problem(
             line, "warning", "long-description",
