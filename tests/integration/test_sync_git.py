@@ -53,6 +53,7 @@ def test_git_mode_end_to_end(
 ) -> None:
     settings = Settings(
         plan=PLAN, namespace=namespace, kubeconfig=str(cluster), metrics_port=0,
+        status_comments="none",
         git_url=f"file://{remote}", git_branch="main", git_path="plans/payments.md",
         git_workdir=tmp_path / "sidecar-clone", poll_interval_seconds=0.3,
         debounce_seconds=0.2,
@@ -115,6 +116,7 @@ def test_git_mode_rebases_its_commit_onto_a_concurrent_push(
 
     settings = Settings(
         plan=PLAN, namespace=namespace, kubeconfig=str(cluster), metrics_port=0,
+        status_comments="none",
         git_url=f"file://{remote}", git_branch="main", git_path="plans/payments.md",
         git_workdir=tmp_path / "sidecar-clone", poll_interval_seconds=0.3,
     )

@@ -132,10 +132,13 @@ def run_with_source(
 
 
 def settings_for(cluster: Path, namespace: str, file: Path, **extra: Any) -> Settings:
-    return Settings(
-        plan=PLAN, file=file, namespace=namespace, kubeconfig=str(cluster),
-        debounce_seconds=0.2, metrics_port=0, poll_interval_seconds=5, **extra,
-    )
+    """Status comments off unless a test is about them: the file then changes only where
+    the test's own status changes say, even if an operator shares the cluster."""
+    return Settings(**{
+        "plan": PLAN, "file": file, "namespace": namespace, "kubeconfig": str(cluster),
+        "debounce_seconds": 0.2, "metrics_port": 0, "poll_interval_seconds": 5,
+        "status_comments": "none", **extra,
+    })
 
 
 def failed_syncs(registry: metrics.Metrics) -> float:
@@ -202,7 +205,7 @@ def test_an_edit_updates_its_task_and_nothing_else(
 ) -> None:
     with running(settings_for(cluster, namespace, plan_file)):
         wait_for("27 tasks", lambda: len(tasks.all()) == 27)
-        before = {k: v["metadata"]["resourceVersion"] for k, v in tasks.all().items()}
+        before = {k: v["metadata"]["generation"] for k, v in tasks.all().items()}
         text = plan_file.read_text()
         text = text.replace(
             "T003.004 Add rate limiting per merchant (after T003.002) P2",
@@ -215,7 +218,7 @@ def test_an_edit_updates_its_task_and_nothing_else(
         )
         assert updated["spec"]["title"].startswith("Add rate limiting per merchant and per card")
         assert updated["spec"]["dependsOn"] == ["T003.003"]
-        after = {k: v["metadata"]["resourceVersion"] for k, v in tasks.all().items()}
+        after = {k: v["metadata"]["generation"] for k, v in tasks.all().items()}
         changed = {k for k in before if before[k] != after[k]}
         assert changed == {"T003.004"}, "only what changed is written"
 
@@ -272,14 +275,16 @@ def test_running_shows_a_status_comment_then_success_removes_it(
     cluster: Path, namespace: str, plan_file: Path, tasks: Tasks
 ) -> None:
     original = plan_file.read_text()
-    with running(settings_for(cluster, namespace, plan_file)):
+    with running(settings_for(cluster, namespace, plan_file, status_comments="active")):
         wait_for("27 tasks", lambda: len(tasks.all()) == 27)
         tasks.set_phase("T001.002", "Running")
         wait_for("the status comment", lambda: "<!-- agent: Running -->" in plan_file.read_text())
         tasks.set_phase("T001.002", "Succeeded")
         wait_for("the box ticked", lambda: "- [x] T001.002" in plan_file.read_text())
-        assert "<!-- agent:" not in plan_file.read_text()
-        assert plan_file.read_text() == original.replace("- [ ] T001.002", "- [x] T001.002")
+        line = next(x for x in plan_file.read_text().splitlines() if "T001.002 Set up CI" in x)
+        assert line == next(
+            x for x in original.splitlines() if "T001.002 Set up CI" in x
+        ).replace("- [ ]", "- [x]")
 
 
 def test_unticking_a_succeeded_task_reruns_it_and_ticking_marks_done(
