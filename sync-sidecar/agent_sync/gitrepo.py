@@ -17,6 +17,7 @@ import logging
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from agent_sync.render import public_url
@@ -46,6 +47,7 @@ class GitRepo:
         author: str,
         username: str = "x-access-token",
         token: str | None = None,
+        fetch_interval: float = 0.0,
     ):
         self.url = url
         self.branch = branch
@@ -53,6 +55,8 @@ class GitRepo:
         self.file = workdir / path
         self.relative = path
         self.author = author
+        self.fetch_interval = fetch_interval  # a sync within this many seconds skips the fetch
+        self._fetched_at: float | None = None
         self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         if token:
             askpass = workdir.parent / f".{workdir.name}-askpass.sh"
@@ -90,7 +94,14 @@ class GitRepo:
         self.refresh()
 
     def refresh(self) -> None:
-        """Moves to the remote branch, keeping a local commit not yet pushed on top."""
+        """Moves to the remote branch, keeping a local commit not yet pushed on top.
+
+        Fetches at most every `fetch_interval` seconds: a busy plan syncs on every task
+        change, and a refused push catches up with the remote anyway.
+        """
+        now = time.monotonic()
+        if self._fetched_at is not None and now - self._fetched_at < self.fetch_interval:
+            return
         remote = f"origin/{self.branch}"
         fetched = self.git(
             "fetch", "-q", "origin", f"+{self.branch}:refs/remotes/{remote}", check=False
@@ -100,6 +111,7 @@ class GitRepo:
                 f"cannot fetch branch {self.branch!r} of {public_url(self.url)}: "
                 f"{fetched.stderr.strip()[-500:]}; check the URL, the branch and the token"
             )
+        self._fetched_at = now
         if self.git("rev-parse", "-q", "--verify", "HEAD", check=False).returncode != 0:
             self.git("checkout", "-q", "-B", self.branch, remote)
             return

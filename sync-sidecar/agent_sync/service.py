@@ -26,6 +26,7 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
             url=settings.git_url, branch=settings.git_branch, path=str(settings.git_path),
             workdir=settings.git_workdir, author=settings.git_author,
             username=settings.git_username, token=settings.git_token,
+            fetch_interval=min(settings.poll_interval_seconds, 10.0),
         )
         source = repo
     else:

@@ -116,6 +116,7 @@ def run_with_source(
     loop = sidecar.Sidecar(
         cluster=cluster, source=source, plan=settings.plan, source_path=settings.source_path(),
         pattern=IdPattern.compile(settings.id_pattern), metrics=registry,
+        status_mode=settings.status_comments,
     )
     scheduler = watching.Scheduler(debounce=settings.debounce_seconds, max_wait=5)
     threading.Thread(
