@@ -133,7 +133,7 @@ class Sidecar:
             data = self.source.read()
             if not data.strip():
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
-                log.warning("%s; the next save syncs", report.skipped)
+                log.info("%s; the next save syncs", report.skipped)
                 return report
             text, decode_problems = textfile.decode(data)
             parsed = markdown.parse(text, self.pattern)
