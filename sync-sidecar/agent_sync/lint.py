@@ -67,16 +67,21 @@ def done_before_dependencies(ordered: Sequence[Task], tasks: Mapping[str, Task])
 
 
 def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
-    """One error per dependency cycle, naming every task on it (Tarjan, iterative)."""
+    """One error per dependency cycle, naming every task on it (Tarjan, iterative).
+
+    Most plans have no cycle: a topological pass (Kahn) proves that cheaply first.
+    """
+    edges_of = {
+        task.task_id: [d for d in task.depends_on if d in tasks] for task in ordered
+    }
+    if _acyclic(edges_of):
+        return []
     index_of: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
     components: list[list[str]] = []
     counter = 0
-    edges_of = {
-        task.task_id: [d for d in task.depends_on if d in tasks] for task in ordered
-    }
     for root in ordered:
         if root.task_id in index_of:
             continue
@@ -124,6 +129,23 @@ def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
             message += f" (all tasks caught in it: {', '.join(members)})"
         problems.append(Problem(first.line, "error", "dependency-cycle", message, first.task_id))
     return problems
+
+
+def _acyclic(edges_of: Mapping[str, list[str]]) -> bool:
+    waiting = dict.fromkeys(edges_of, 0)  # how many tasks depend on each task
+    for edges in edges_of.values():
+        for dependency in edges:
+            waiting[dependency] += 1
+    free = [node for node, count in waiting.items() if count == 0]
+    removed = 0
+    while free:
+        node = free.pop()
+        removed += 1
+        for dependency in edges_of[node]:
+            waiting[dependency] -= 1
+            if waiting[dependency] == 0:
+                free.append(dependency)
+    return removed == len(edges_of)
 
 
 def _cycle_path(start: str, members: set[str], tasks: Mapping[str, Task]) -> list[str]:
