@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from agent_api import models
@@ -29,6 +30,7 @@ _IDLE_WAKE_SECONDS = 30.0
 _LEADERSHIP_GRACE_SECONDS = 2.0
 _SECRET_TTL_SECONDS = 10.0
 _WRITE_CONCURRENCY = 32
+_EVENT_POSTERS = 4  # Events are best effort and must not slow dispatch down
 
 
 class Dispatcher:
@@ -61,7 +63,9 @@ class Dispatcher:
         self._reports: dict[tuple[str, str], results.PodReport | None] = {}
         self._secrets: dict[tuple[str, str, str], tuple[float, str | None]] = {}
         self._circuits: dict[scheduling.ScopeKey, models.CircuitStatus] = {}
-        self._writes = asyncio.Semaphore(_WRITE_CONCURRENCY)
+        self._events: asyncio.Queue[tuple[scheduling.Event, datetime.datetime]] = asyncio.Queue(
+            maxsize=20000
+        )
         self.passes = 0
 
     def wake(self) -> None:
@@ -70,6 +74,19 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Forever: wait for a reason, then pass if leading. Errors never end the loop."""
+        posters = [asyncio.create_task(self._post_events()) for _ in range(_EVENT_POSTERS)]
+        try:
+            await self._loop()
+        finally:
+            for poster in posters:
+                poster.cancel()
+
+    async def _post_events(self) -> None:
+        while True:
+            event, now = await self._events.get()
+            await self._post_event(event, now)
+
+    async def _loop(self) -> None:
         while True:
             await self._wait()
             try:
@@ -220,23 +237,27 @@ class Dispatcher:
         failed_creates = {key for key, ok in created if not ok}
         old_status = {e.key: e.raw.get("status") or {} for e in snapshot.tasks}
         uids = {e.key: e.task.metadata.uid or "" for e in snapshot.tasks}
-        writes: list[Awaitable[None]] = []
-        for key, status in decision.statuses.items():  # only the changed ones
-            if key in failed_creates:
-                continue
-            writes.append(self._write_status("AgentTask", key, old_status[key], status.to_api()))
-        for scope, plan_status in decision.plan_statuses.items():
-            raw_plan = snapshot.plans[scope].raw
-            writes.append(
-                self._write_status(
-                    "AgentPlan", scope, raw_plan.get("status") or {}, plan_status.to_api()
+
+        def writes() -> Iterator[Awaitable[None]]:
+            for key, status in decision.statuses.items():  # only the changed ones
+                if key not in failed_creates:
+                    yield self._write_status("AgentTask", key, old_status[key], status)
+            for scope, plan_status in decision.plan_statuses.items():
+                raw_plan = snapshot.plans[scope].raw
+                yield self._write_status(
+                    "AgentPlan", scope, raw_plan.get("status") or {}, plan_status
                 )
-            )
-        for key, refs in decision.owner_refs.items():
-            writes.append(self._write_owner_refs(key, refs, uids[key]))
-        await self._bounded(writes)
+            for key, refs in decision.owner_refs.items():
+                yield self._write_owner_refs(key, refs, uids[key])
+
+        await self._bounded(writes())
         for event in decision.events:
-            asyncio.create_task(self._post_event(event, now))  # noqa: RUF006 - best effort
+            if self._events.full():
+                logger.debug("Event queue full: dropping %s of %s", event.reason, event.name)
+                break
+            self._events.put_nowait((event, now))
+        if len(decision.statuses) > 1000:
+            _return_freed_memory()
 
     async def _cancel(self, cancel: scheduling.Cancel) -> None:
         logger.info("deleting Job %s/%s: %s", cancel.namespace, cancel.job, cancel.reason)
@@ -264,7 +285,7 @@ class Dispatcher:
             logger.warning("could not create Job %s/%s: %s", namespace, name, message)
             status = scheduling.status_after_failed_create(dispatch, message, None, now)
             await self._write_status(
-                "AgentTask", dispatch.key, dispatch.status_before.to_api(), status.to_api()
+                "AgentTask", dispatch.key, dispatch.status_before.to_api(), status
             )
             self._next_wake = now + datetime.timedelta(seconds=5)
             return dispatch.key, False
@@ -276,9 +297,13 @@ class Dispatcher:
         return dispatch.key, True
 
     async def _write_status(
-        self, kind: str, key: tuple[str, str], old: dict[str, Any], new: dict[str, Any]
+        self,
+        kind: str,
+        key: tuple[str, str],
+        old: dict[str, Any],
+        new: models.AgentTaskStatus | models.AgentPlanStatus,
     ) -> None:
-        patch = patches.merge_patch(old, new)
+        patch = patches.merge_patch(old, new.to_api())
         if not patch:
             return
         try:
@@ -323,17 +348,22 @@ class Dispatcher:
             "source": {"component": "agent-operator"},
         }
         try:
-            async with self._writes:
-                await self._client.create_event(body)
+            await self._client.create_event(body)
         except Exception as error:
             logger.debug("could not record an Event: %s", error)
 
     async def _bounded(self, calls: Iterable[Awaitable[T]]) -> list[T]:
-        async def one(call: Awaitable[T]) -> T:
-            async with self._writes:
-                return await call
+        """Runs the calls at most `_WRITE_CONCURRENCY` at a time, pulling them from the
+        iterable only when a slot is free, so 10,000 writes never exist at once."""
+        iterator = iter(calls)
+        results: list[T] = []
 
-        return list(await asyncio.gather(*(one(c) for c in calls)))
+        async def worker() -> None:
+            for call in iterator:
+                results.append(await call)
+
+        await asyncio.gather(*(worker() for _ in range(_WRITE_CONCURRENCY)))
+        return results
 
     def _record_metrics(self, decision: scheduling.Decision) -> None:
         metrics.TASKS.clear()
@@ -359,6 +389,12 @@ class Dispatcher:
                 metrics.CIRCUIT.labels(scope[0], scope[1], state).set(
                     1 if plan_status.circuit.state == state else 0
                 )
+
+
+def _return_freed_memory() -> None:
+    """Hands memory freed after a large pass back to the OS (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _as_int(text: str) -> int:

@@ -33,6 +33,23 @@ def _version(raw: dict[str, Any]) -> int:
         return 0
 
 
+_HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def _slim(raw: dict[str, Any]) -> dict[str, Any]:
+    """The object without what no decision reads (managedFields, kubectl's last-applied
+    copy): at 10,000 tasks they would be most of the operator's memory."""
+    meta = raw.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    heavy = [a for a in _HEAVY_ANNOTATIONS if a in annotations]
+    if "managedFields" not in meta and not heavy:
+        return raw
+    slim_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    if heavy:
+        slim_meta["annotations"] = {k: v for k, v in annotations.items() if k not in heavy}
+    return {**raw, "metadata": slim_meta}
+
+
 @dataclasses.dataclass
 class _Item:
     raw: dict[str, Any]
@@ -68,6 +85,7 @@ class Store:
         return self._put(kind, key, raw)
 
     def _put(self, kind: str, key: Key, raw: dict[str, Any]) -> bool:
+        raw = _slim(raw)
         items = self._items[kind]
         version = _version(raw)
         current = items.get(key)
@@ -80,6 +98,9 @@ class Store:
         if parsed is None:
             items.pop(key, None)
             return True
+        if kind == "Job":  # the JobView is all a decision reads of a Job
+            meta = raw.get("metadata") or {}
+            raw = {"metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta}}
         items[key] = _Item(raw=raw, parsed=parsed, version=version)
         self.changes += 1
         return True

@@ -159,3 +159,18 @@ def test_store_skips_objects_that_do_not_parse() -> None:
     }
     cache.apply("AgentTask", "ADDED", bad)
     assert cache.snapshot().tasks == []
+
+
+def test_store_drops_what_no_decision_reads() -> None:
+    cache = store.Store()
+    raw = _raw("p", 1)
+    raw["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    raw["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+        "team": "a",
+    }
+    cache.apply("AgentPlan", "ADDED", raw)
+    kept = cache.raw("AgentPlan", ("ns", "p"))
+    assert kept is not None and "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {"team": "a"}
+    assert "managedFields" in raw["metadata"]  # the caller's object is untouched
