@@ -116,6 +116,7 @@ class Sidecar:
         self._plan_applied = False
         self._logged_problems: set[tuple[str, str | None, str]] = set()
         self._last_bytes: bytes | None = None
+        self._parsed: tuple[bytes, str, markdown.ParsedPlan] | None = None
         self._counted_conflicts = 0
         self.stage = "read"  # what the sync is doing, to name the stage of an error
 
@@ -135,9 +136,7 @@ class Sidecar:
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
                 log.info("%s; the next save syncs", report.skipped)
                 return report
-            text, decode_problems = textfile.decode(data)
-            parsed = markdown.parse(text, self.pattern)
-            self._report_problems(decode_problems + lint.lint(parsed))
+            text, parsed = self._parse(data)
             self.stage = "api"
             live = self.cluster.list_tasks()
             change = writeback.decide(
@@ -155,8 +154,8 @@ class Sidecar:
                     continue
                 report.ticked = sorted(change.ticks)
                 self.metrics.ticked.inc(len(change.ticks))
-                parsed = markdown.parse(new_text, self.pattern)
                 data = textfile.encode(new_text)
+                text, parsed = self._parse(data)
             break
         else:
             raise textfile.FileChanged(
@@ -172,6 +171,8 @@ class Sidecar:
 
         desired = render.task_manifests(parsed, plan=self.plan)
         todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
+        if any(str(m["metadata"]["name"]) not in live for m in todo.apply):
+            self._ensure_plan(again=True)  # creating tasks: the plan may have been deleted
         for manifest in todo.apply:
             self.cluster.apply(manifest)
             report.applied.append(str(manifest["metadata"]["name"]))
@@ -193,8 +194,19 @@ class Sidecar:
         self._last_bytes = data
         return report
 
-    def _ensure_plan(self) -> None:
-        if self._plan_applied:
+    def _parse(self, data: bytes) -> tuple[str, markdown.ParsedPlan]:
+        """Parses and lints the file, reusing the last result while the bytes are the same
+        (most syncs are triggered by the cluster, not by an edit)."""
+        if self._parsed is not None and self._parsed[0] == data:
+            return self._parsed[1], self._parsed[2]
+        text, decode_problems = textfile.decode(data)
+        parsed = markdown.parse(text, self.pattern)
+        self._report_problems(decode_problems + lint.lint(parsed))
+        self._parsed = (data, text, parsed)
+        return text, parsed
+
+    def _ensure_plan(self, *, again: bool = False) -> None:
+        if self._plan_applied and not again:
             return
         if reconcile.differs(self.plan_manifest, self.cluster.get_plan()):
             self.cluster.apply(self.plan_manifest)

@@ -174,3 +174,29 @@ def test_commit_message_names_the_tasks() -> None:
     )
     assert message.startswith("agent-sync: tick T001.001, T001.002 (Succeeded)")
     assert "T001.003 Running" in message
+
+
+def test_a_deleted_plan_is_created_again_with_its_tasks(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.plan = None  # a person deleted the plan; the garbage collector took its tasks
+    fake.objects.clear()
+    loop.sync_once()
+    assert fake.plan is not None
+    assert len(fake.objects) == 2
+
+
+def test_an_unchanged_file_is_not_parsed_again(plan: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_sync import markdown
+
+    calls = []
+    real = markdown.parse
+    monkeypatch.setattr(markdown, "parse", lambda *a: calls.append(1) or real(*a))
+    loop = make(plan, FakeCluster())
+    loop.sync_once()
+    loop.sync_once()
+    assert len(calls) == 1
+    plan.write_bytes(plan.read_bytes() + b"- [ ] T001.003 Three\n")
+    loop.sync_once()
+    assert len(calls) == 2
