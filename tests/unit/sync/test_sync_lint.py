@@ -140,3 +140,27 @@ def test_problem_json_shape() -> None:
         "line": 1, "severity": "error", "code": "self-dependency", "taskId": "T001.001",
         "message": problem.message,
     }
+
+
+def test_metrics_server_reports_readiness() -> None:
+    import urllib.error
+    import urllib.request
+
+    from agent_sync.metrics import Metrics, serve
+
+    registry = Metrics()
+    server = serve(registry, "127.0.0.1", 0)
+    port = server.server_address[1]
+    try:
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
+        assert not_ready.value.code == 503
+        registry.ready = True
+        registry.syncs.labels("succeeded").inc()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            assert answer.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+            assert 'agent_sync_syncs_total{result="succeeded"} 1.0' in answer.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()

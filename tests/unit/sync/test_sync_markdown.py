@@ -198,3 +198,33 @@ def test_sample_plan_parses_without_problems() -> None:
     assert any(t.done for t in parsed.tasks)
     assert any(t.gates for t in parsed.tasks)
     assert "T004.006" not in parsed.by_id()  # inside an HTML comment
+
+
+from agent_sync.lint import lint  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+markdownish = st.lists(
+    st.one_of(
+        st.text(max_size=30),
+        st.sampled_from([
+            "- [ ] T001.001 a", "- [x] T001.002 after T001.001", "  - [~] T001.003 b",
+            "```", "~~~", "<!--", "-->", "# T002", "- [ ] T001.001 dup P9",
+            "  blocked by:", "\t* [X] T001.004 Priority: soon", "1. [ ] T001.005 after T001.005",
+        ]),
+    ),
+    max_size=25,
+).map(lambda lines: "\n".join(lines))
+
+
+@given(markdownish)
+def test_any_text_parses_and_every_problem_has_a_real_line(text: str) -> None:
+    parsed = parse(text)
+    line_count = text.count("\n") + 1
+    for problem in lint(parsed):
+        assert 1 <= problem.line <= line_count
+        assert problem.message
+    for task in parsed.tasks:
+        assert text[task.checkbox_offset] in " xX"
+        assert task.priority in ("P0", "P1", "P2", "P3")
+        assert task.task_id not in task.depends_on
