@@ -229,7 +229,7 @@ def calibration_ms() -> float:
 
 def main() -> int:
     """Runs every scenario; prints a table; writes bench-results/sync.json."""
-    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("agent_sync").setLevel(logging.ERROR)  # the table, not the sync log
     results: dict[str, Any] = {
         "python_calibration_ms": calibration_ms(),
         "parse_lint": [time_parse_lint(1000, 20), time_parse_lint(10000, 10)],
