@@ -16,12 +16,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from agent_api import models
 from pydantic import ValidationError
 
 from agent_sync import lint, markdown, render, textfile
 from agent_sync.ids import BadIdPattern, IdPattern
+
+if TYPE_CHECKING:
+    from agent_sync.settings import Settings
 
 log = logging.getLogger("agent_sync")
 
@@ -77,13 +81,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from agent_sync import service
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Flags given on the command line, the rest from AGENT_SYNC_* variables."""
     from agent_sync.settings import Settings
 
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    return Settings(**given)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent_sync import service
+
     try:
-        settings = Settings(**given)
+        settings = settings_from(args)
     except ValidationError as error:
         details = "; ".join(
             f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}"

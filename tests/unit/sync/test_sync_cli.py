@@ -80,3 +80,24 @@ def test_run_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         "payments", "/plans/plan.md", 0.5)
     assert settings.git_token == "tok"
     assert settings.metrics_port == 8081
+
+
+def test_the_charts_git_mode_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_sync.cli import build_parser, settings_from
+
+    monkeypatch.setenv("GIT_TOKEN", "from-a-secret")
+    args = build_parser().parse_args([
+        "run", "--plan", "payments", "--git-url", "https://example.com/acme/plans.git",
+        "--git-branch", "trunk", "--git-path", "plans/payments.md", "--metrics-port", "0",
+    ])
+    settings = settings_from(args)
+    assert (settings.git_url, settings.git_branch, settings.git_path) == (
+        "https://example.com/acme/plans.git", "trunk", "plans/payments.md")
+    assert settings.git_token == "from-a-secret"
+    assert settings.source_path() == "plans/payments.md"
+    assert settings.metrics_port == 0
+
+
+def test_git_mode_without_a_path_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--plan", "p", "--git-url", "file:///tmp/x.git"]) == 2
+    assert "--git-path" in capsys.readouterr().err
