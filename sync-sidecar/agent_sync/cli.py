@@ -96,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = settings_from(args)
     except ValidationError as error:
         details = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}"
+            (f"{'.'.join(str(x) for x in e['loc'])}: " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ")
             for e in error.errors()
         )
         return _fail(f"bad settings: {details}")
