@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from agent_api import models
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_sync.writeback import StatusMode
 
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -18,7 +20,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGENT_SYNC_", extra="forbid")
 
-    plan: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    plan: str  # the AgentPlan's name; tasks are named <plan>-<task id>
     file: Path | None = None  # the markdown file (file mode)
     namespace: str | None = None  # None: the pod's namespace, else "default"
     debounce_seconds: float = Field(default=2.0, ge=0, le=600)
@@ -39,6 +41,16 @@ class Settings(BaseSettings):
     )
     git_author: str = "agent-sync <agent-sync@orchestration.coditect.ai>"
     log_level: str = "INFO"
+
+    @field_validator("plan")
+    @classmethod
+    def _plan_is_a_name(cls, plan: str) -> str:
+        if not _NAME.match(plan):
+            raise ValueError(
+                f"{plan!r} cannot name an AgentPlan: use at most 63 lowercase letters, digits "
+                "and '-', starting and ending with a letter or digit"
+            )
+        return plan
 
     @model_validator(mode="after")
     def _one_source(self) -> Settings:
