@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -66,6 +67,11 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", args.plan):
+        return _fail(
+            f"{args.plan!r} cannot name an AgentPlan: use at most 63 lowercase letters, "
+            "digits and '-', starting and ending with a letter or digit"
+        )
     text, problems = _read(args.file)
     pattern = _pattern(args.id_pattern)
     parsed = markdown.parse(text, pattern)
