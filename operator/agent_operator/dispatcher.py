@@ -159,7 +159,10 @@ class Dispatcher:
                 paths.append((kind, kube.Kube.custom_path(kind, namespace), None))
             paths.append(("Job", kube.Kube.jobs_path(namespace), selector))
         listed = await asyncio.gather(
-            *(self._client.list_all(path, label_selector=sel) for _, path, sel in paths)
+            *(
+                self._client.list_all(path, label_selector=sel, transform=store_module.slim)
+                for _, path, sel in paths
+            )
         )
         merged: dict[str, tuple[list[dict[str, Any]], str]] = {}
         for (kind, _, _), (items, version) in zip(paths, listed, strict=True):

@@ -12,7 +12,7 @@ import json
 import ssl
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -183,9 +183,14 @@ class Kube:
     # -- lists
 
     async def list_all(
-        self, path: str, *, label_selector: str | None = None
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item,
     ) -> tuple[list[dict[str, Any]], str]:
-        """Every object at `path` (paged), and the list's resourceVersion."""
+        """Every object at `path` (paged), and the list's resourceVersion. `transform`
+        is applied to each object as its page arrives, so only one page is held whole."""
         items: list[dict[str, Any]] = []
         params: dict[str, str] = {"limit": "500"}
         if label_selector:
@@ -193,7 +198,7 @@ class Kube:
         version = ""
         while True:
             page = await self.request("GET", path, params=params)
-            items.extend(page.get("items") or [])
+            items.extend(transform(item) for item in page.get("items") or [])
             meta = page.get("metadata") or {}
             version = meta.get("resourceVersion") or version
             token = meta.get("continue")

@@ -36,7 +36,7 @@ def _version(raw: dict[str, Any]) -> int:
 _HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
-def _slim(raw: dict[str, Any]) -> dict[str, Any]:
+def slim(raw: dict[str, Any]) -> dict[str, Any]:
     """The object without what no decision reads (managedFields, kubectl's last-applied
     copy): at 10,000 tasks they would be most of the operator's memory."""
     meta = raw.get("metadata") or {}
@@ -85,7 +85,7 @@ class Store:
         return self._put(kind, key, raw)
 
     def _put(self, kind: str, key: Key, raw: dict[str, Any]) -> bool:
-        raw = _slim(raw)
+        raw = slim(raw)
         items = self._items[kind]
         version = _version(raw)
         current = items.get(key)
