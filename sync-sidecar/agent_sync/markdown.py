@@ -223,7 +223,7 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                     fence_owner.more.append(content)
                 continue
 
-        if first == "#" and indent < 4:
+        if first == "#" and indent < 4 and not (stack and indent > stack[-1].indent):
             heading_match = _HEADING.match(stripped)
             if heading_match:
                 close_to(0)

@@ -228,3 +228,10 @@ def test_any_text_parses_and_every_problem_has_a_real_line(text: str) -> None:
         assert text[task.checkbox_offset] in " xX"
         assert task.priority in ("P0", "P1", "P2", "P3")
         assert task.task_id not in task.depends_on
+
+
+def test_a_heading_inside_an_item_stays_in_the_item() -> None:
+    parsed = parse("# M1\n- [ ] T001.002 Two\n  ## Notes\n  after T001.001\n# M2\n- [ ] T001.001 One\n")
+    two, one = parsed.tasks
+    assert two.depends_on == ("T001.001",)
+    assert (two.heading, one.heading) == ("M1", "M2")
