@@ -33,7 +33,7 @@ DATA_KEYS = frozenset({"resources", "labels", "annotations"})
 DATA_PATHS = frozenset({"profiles.items"})
 
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1", re.MULTILINE | re.DOTALL)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
 
 
@@ -135,6 +135,7 @@ def test_link_finder_sees_links_and_skips_code_and_urls() -> None:
         "See [ops](operations.md#install) and ![d](img/a.png).\n"
         "[web](https://example.com) [here](#top) `[no](code.md)`\n"
         "```\n[no](fenced.md)\n```\n"
+        "- a list item\n  ```sh\n  [no](indented.md)\n  ```\n"
     )
     assert list(relative_links(text)) == ["operations.md", "img/a.png"]
 
