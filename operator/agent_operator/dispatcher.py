@@ -238,13 +238,14 @@ class Dispatcher:
         await self._bounded(self._cancel(c) for c in decision.cancels)
         created = await self._bounded(self._create(d, now) for d in decision.dispatches)
         failed_creates = {key for key, ok in created if not ok}
-        old_status = {e.key: e.raw.get("status") or {} for e in snapshot.tasks}
+        entries = {e.key: e for e in snapshot.tasks}
         uids = {e.key: e.task.metadata.uid or "" for e in snapshot.tasks}
 
         def writes() -> Iterator[Awaitable[None]]:
             for key, status in decision.statuses.items():  # only the changed ones
                 if key not in failed_creates:
-                    yield self._write_status("AgentTask", key, old_status[key], status)
+                    old = entries[key].task.status.to_api()
+                    yield self._write_status("AgentTask", key, old, status)
             for scope, plan_status in decision.plan_statuses.items():
                 raw_plan = snapshot.plans[scope].raw
                 yield self._write_status(

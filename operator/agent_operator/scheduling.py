@@ -37,10 +37,15 @@ ScopeKey = tuple[str, str]  # (namespace, plan name; 'default' for tasks without
 
 @dataclasses.dataclass(frozen=True)
 class TaskEntry:
-    """One AgentTask: the object as read (for the Job) and parsed."""
+    """One AgentTask, parsed. The cache keeps no raw copy: at 10,000 tasks it would
+    double the operator's memory."""
 
-    raw: dict[str, Any]
     task: models.AgentTask
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The object as the API has it (unknown metadata kept), for the Job."""
+        return self.task.model_dump(by_alias=True, exclude_none=True, mode="json")
 
     @property
     def key(self) -> TaskKey:
@@ -1032,9 +1037,7 @@ def _owner_references(works: list[_Work], snapshot: Snapshot, decision: Decision
         entry = snapshot.plans.get((work.namespace, work.spec.plan))
         if entry is None:
             continue
-        existing = [
-            dict(ref) for ref in (work.entry.raw.get("metadata") or {}).get("ownerReferences") or []
-        ]
+        existing = [dict(ref) for ref in (work.meta.model_extra or {}).get("ownerReferences") or []]
         if any(ref.get("uid") == entry.uid for ref in existing):
             continue
         existing.append(

@@ -98,7 +98,7 @@ class Store:
         if parsed is None:
             items.pop(key, None)
             return True
-        if kind == "Job":  # the JobView is all a decision reads of a Job
+        if kind in ("Job", "AgentTask"):  # the parsed form is all a decision reads
             meta = raw.get("metadata") or {}
             raw = {"metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta}}
         items[key] = _Item(raw=raw, parsed=parsed, version=version)
@@ -155,7 +155,7 @@ class Store:
             return namespaces is None or key[0] in namespaces
 
         tasks = [
-            scheduling.TaskEntry(raw=item.raw, task=item.parsed)
+            scheduling.TaskEntry(task=item.parsed)
             for key, item in self._items["AgentTask"].items()
             if wanted(key)
         ]
