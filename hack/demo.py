@@ -68,6 +68,7 @@ def install(namespace: str, real: bool) -> None:
     rendered = run(
         tool("helm"), "template", "demo", str(REPO / "charts" / "agent-orchestrator"),
         "--namespace", namespace, "--set", f"profiles.namespaces={{{namespace}}}",
+        "--api-versions", f"{models.GROUP}/{models.VERSION}",
         "--show-only", "templates/profiles.yaml", "--show-only", "templates/defaultplan.yaml",
     )
     run(kubectl, "apply", "-n", namespace, "-f", "-", stdin=rendered)

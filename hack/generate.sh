@@ -35,7 +35,9 @@ render() {
   rm -f "$chart/files/crds/"*.yaml; cp "$1"/*.yaml "$chart/files/crds/"
   "$HELM" template agent-orchestrator "$chart" --namespace agent-orchestrator \
     --set crds.enabled=true --show-only templates/crds.yaml >"$out/manifests/crds.yaml"
+  # --api-versions: render the default profiles and plan, as on a cluster with the CRDs.
   "$HELM" template agent-orchestrator "$chart" --namespace agent-orchestrator \
+    --api-versions orchestration.coditect.ai/v1alpha1 \
     --set crds.enabled=false >"$out/manifests/install.yaml"
 }
 render "$out/chart-crds"

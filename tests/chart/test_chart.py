@@ -37,7 +37,8 @@ VALUE_SETS: dict[str, list[str]] = {
 
 def render(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(helm), "template", "ao", str(CHART), "--namespace", "ao", *args],
+        [str(helm), "template", "ao", str(CHART), "--namespace", "ao",
+         "--api-versions", "orchestration.coditect.ai/v1alpha1", *args],
         capture_output=True, text=True, check=check, timeout=120,
     )
 
@@ -230,3 +231,22 @@ def test_operator_env_and_sidecar_args_are_understood_by_the_programs(
         if "sync" in containers:
             args = build_parser().parse_args(containers["sync"]["args"][1:])
             assert args.plan == "v2"
+
+
+def test_first_install_without_the_crds_defers_profiles_and_says_so(helm: Path) -> None:
+    """Helm cannot build AgentProfiles before their CRD exists: a fresh install renders
+    the CRDs and leaves the profiles and plan to the next upgrade (NOTES.txt says so)."""
+    result = subprocess.run(
+        [str(helm), "template", "ao", str(CHART), "--namespace", "ao", "--set", "apiKey.create=true",
+         "--set", "apiKey.value=sk-x"], capture_output=True, text=True, check=True, timeout=120)
+    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
+    assert "CustomResourceDefinition" in kinds
+    assert "AgentProfile" not in kinds and "AgentPlan" not in kinds
+    notes = (CHART / "templates" / "NOTES.txt").read_text()
+    assert 'if not (.Capabilities.APIVersions.Has "orchestration.coditect.ai/v1alpha1")' in notes
+
+
+def test_trial_key_secret_goes_to_every_profile_namespace(helm: Path) -> None:
+    docs = objects(helm, *VALUE_SETS["trial-key"], *VALUE_SETS["namespaced"])
+    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Secret") == [
+        "ao", "team-a", "team-b"]
