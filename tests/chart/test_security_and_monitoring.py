@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from agent_operator import metrics
+
 from tests.chart.conftest import CHART, REPO
 
 
