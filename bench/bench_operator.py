@@ -312,9 +312,10 @@ async def dag(bench: Bench, levels: int = 10, width: int = 100) -> dict[str, Any
     }
 
 
-def rss_megabytes(pid: int) -> float:
+def rss_megabytes(pid: int, field: str = "VmRSS:") -> float:
+    """Resident (VmRSS) or peak resident (VmHWM) memory of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -335,10 +336,11 @@ async def memory(bench: Bench, count: int = 10000) -> dict[str, Any]:
 
     await wait_until(settled, 900, interval=2.0)
     settle_seconds = time.monotonic() - started
-    await asyncio.sleep(5.0)
+    await asyncio.sleep(15.0)  # the first pass's Events and watch echoes are processed
     return {
         "tasks": count,
         "rss_megabytes": round(rss_megabytes(process.pid), 1),
+        "peak_rss_megabytes": round(rss_megabytes(process.pid, "VmHWM:"), 1),
         "first_full_pass_seconds": round(settle_seconds, 1),
     }
 

@@ -64,6 +64,7 @@ def registry_for(
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.batching.batch_window = 0.01  # the cache wants events now, not batched
+        settings.batching.idle_timeout = 1.0  # per-object workers hold memory while idle
         settings.peering.lifetime = 10  # a dead leader's peers take over within seconds
 
     return registry
