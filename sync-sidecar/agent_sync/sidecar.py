@@ -163,12 +163,6 @@ class Sidecar:
             )
 
         self.stage = "api"
-        for task_id in sorted(change.reruns):
-            self.cluster.request_rerun(task_object_name(self.plan, task_id), self.clock())
-            report.reruns.append(task_id)
-            self.metrics.reruns.inc()
-            log.info("%s was unticked after it succeeded: running it again", task_id)
-
         desired = render.task_manifests(parsed, plan=self.plan)
         todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
         if any(str(m["metadata"]["name"]) not in live for m in todo.apply):
@@ -181,6 +175,13 @@ class Sidecar:
             self.cluster.delete_task(name, uid)
             report.pruned.append(name)
             log.info("pruned %s: its line left the file", name)
+        # After the apply, so that the task's spec.done is already false when the operator
+        # sees the new spec.rerun.
+        for task_id in sorted(change.reruns):
+            self.cluster.request_rerun(task_object_name(self.plan, task_id), self.clock())
+            report.reruns.append(task_id)
+            self.metrics.reruns.inc()
+            log.info("%s was unticked after it succeeded: running it again", task_id)
         self.metrics.applied.inc(len(todo.apply))
         self.metrics.pruned.inc(len(todo.prune))
         self.metrics.tasks.set(len(parsed.tasks))
