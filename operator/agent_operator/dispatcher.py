@@ -387,6 +387,11 @@ class Dispatcher:
                 )
             if finished.retried:
                 metrics.RETRIES.labels(namespace, finished.scope[1]).inc()
+            if finished.input_tokens or finished.output_tokens:
+                tokens = metrics.TOKENS.labels
+                tokens(namespace, finished.profile, "input").inc(finished.input_tokens)
+                tokens(namespace, finished.profile, "output").inc(finished.output_tokens)
+                metrics.COST.labels(namespace, finished.profile).inc(finished.cost_usd)
         metrics.CIRCUIT.clear()
         for scope, plan_status in decision.plan_statuses.items():
             for state in ("Closed", "Open", "HalfOpen"):

@@ -13,6 +13,9 @@ are objects people create, phases and outcomes are fixed sets; no task names):
   JobFailed, Suspended, MarkedDone, Other.
 - `agent_operator_retries_total{namespace, plan}` (counter): retries scheduled.
 - `agent_operator_circuit_state{namespace, plan, state}` (gauge): 1 for the breaker's state.
+- `agent_operator_tokens_total{namespace, profile, direction}` (counter): model tokens the
+  finished attempts reported; direction is input or output.
+- `agent_operator_cost_usd_total{namespace, profile}` (counter): their estimated cost.
 - `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
 - `agent_operator_leader` (gauge): 1 while this replica dispatches.
 """
@@ -79,6 +82,18 @@ CIRCUIT = prometheus_client.Gauge(
     "agent_operator_circuit_state",
     "1 for the current state of each plan's circuit breaker.",
     ["namespace", "plan", "state"],
+    registry=REGISTRY,
+)
+TOKENS = prometheus_client.Counter(
+    "agent_operator_tokens",
+    "Model tokens reported by finished attempts.",
+    ["namespace", "profile", "direction"],
+    registry=REGISTRY,
+)
+COST = prometheus_client.Counter(
+    "agent_operator_cost_usd",
+    "Estimated cost in US dollars reported by finished attempts.",
+    ["namespace", "profile"],
     registry=REGISTRY,
 )
 PASS_SECONDS = prometheus_client.Histogram(

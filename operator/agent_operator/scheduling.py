@@ -136,6 +136,9 @@ class FinishedAttempt:
     reason: str | None
     duration_seconds: float | None
     retried: bool
+    input_tokens: int = 0  # as the runner reported them (0 without a report)
+    output_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 @dataclasses.dataclass
@@ -586,6 +589,9 @@ def _finish(
             reason=reason,
             duration_seconds=duration,
             retried=retried,
+            input_tokens=result.input_tokens if result else 0,
+            output_tokens=result.output_tokens if result else 0,
+            cost_usd=result.cost_usd if result else 0.0,
         )
     )
     work.running = False

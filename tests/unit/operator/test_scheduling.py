@@ -332,3 +332,17 @@ def test_a_settled_world_reaches_a_fixed_point_and_events_follow_transitions() -
     reasons = [(e.name, e.reason) for e in world.events]
     assert ("a", "Running") in reasons and ("b", "Blocked") in reasons
     assert len(reasons) == 2
+
+
+def test_finished_attempts_carry_the_reported_tokens_and_cost_for_metrics() -> None:
+    world = World(task("a"), task("b"))
+    world.step()
+    report = '{"status": "succeeded", "summary": "ok", "inputTokens": 1200, "outputTokens": 300, "costUSD": 0.0081}'
+    world.finish_job("a-1", message=report)
+    world.finish_job("b-1", message=None)
+    decision = world.step()
+    by_outcome = {f.input_tokens: f for f in decision.finished}
+    assert set(by_outcome) == {1200, 0}
+    assert by_outcome[1200].output_tokens == 300
+    assert by_outcome[1200].cost_usd == 0.0081
+    assert by_outcome[0].cost_usd == 0.0
