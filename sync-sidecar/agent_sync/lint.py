@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from agent_operator import graph
+
 from agent_sync.ids import IdPattern
 from agent_sync.markdown import ParsedPlan, Problem, Task, parse
 
@@ -67,7 +69,7 @@ def done_before_dependencies(ordered: Sequence[Task], tasks: Mapping[str, Task])
 
 
 def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
-    """One error per dependency cycle, naming every task on it (Tarjan, iterative).
+    """One error per dependency cycle, naming every task on it.
 
     Most plans have no cycle: a topological pass (Kahn) proves that cheaply first.
     """
@@ -76,46 +78,12 @@ def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
     }
     if _acyclic(edges_of):
         return []
-    index_of: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    counter = 0
-    for root in ordered:
-        if root.task_id in index_of:
-            continue
-        work: list[tuple[str, int]] = [(root.task_id, 0)]
-        while work:
-            node, child = work.pop()
-            if child == 0:
-                index_of[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            edges = edges_of[node]
-            if child < len(edges):
-                work.append((node, child + 1))
-                nxt = edges[child]
-                if nxt not in index_of:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index_of[nxt])
-                continue
-            if low[node] == index_of[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    components.append(component)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-
+    # The operator's cycle finder (Tarjan), so lint and the operator agree on every cycle;
+    # self-dependencies are reported on their own, so one-task components are left out.
+    components = sorted(
+        {members for members in graph.cycles(edges_of).values() if len(members) > 1},
+        key=lambda members: min(tasks[m].line for m in members),
+    )
     problems = []
     for component in components:
         members = sorted(component, key=lambda task_id: tasks[task_id].line)
