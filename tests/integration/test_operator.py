@@ -460,3 +460,47 @@ def test_two_operators_dispatch_each_attempt_exactly_once(
             "status"
         ]
         assert len([p for p in peers.values() if p]) == 2
+
+
+def test_suspend_cancels_the_running_job_and_resume_requeues_without_a_failure(
+    ns: str, operators: Callable[..., Operator]
+) -> None:
+    apply(profile(ns, "hang", outcome="hang"))
+    apply(task(ns, "s", "S", agentProfile="hang", timeoutSeconds=120))
+    operators(ns)
+    wait_for("S Running", lambda: phases(ns).get("S") == "Running")
+    assert "s-1" in jobs_by_name(ns)
+    kubectl("-n", ns, "patch", "agenttask", "s", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    wait_for("the Job deleted", lambda: "s-1" not in jobs_by_name(ns))
+    wait_for(
+        "S held", lambda: condition(tasks_by_id(ns)["S"], "Ready").get("reason") == "Suspended"
+    )
+    status = tasks_by_id(ns)["S"]["status"]
+    assert status["history"][-1]["outcome"] == "Cancelled"
+    assert status.get("failedAttempts", 0) == 0
+    kubectl("-n", ns, "patch", "agenttask", "s", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    wait_for("a new attempt", lambda: "s-2" in jobs_by_name(ns))
+    assert tasks_by_id(ns)["S"]["status"].get("failedAttempts", 0) == 0
+
+
+def test_a_missing_api_key_secret_is_named_and_creating_it_unblocks(
+    ns: str, operators: Callable[..., Operator]
+) -> None:
+    apply(plan(ns, "k", apiKeySecret={"name": "team-key", "key": "KEY"}))
+    apply(task(ns, "k-t", "T", plan="k"))
+    operators(ns)
+
+    def blocked_on_secret() -> bool:
+        return condition(tasks_by_id(ns)["T"], "Ready").get("reason") == "SecretMissing"
+
+    wait_for("SecretMissing", blocked_on_secret)
+    message = condition(tasks_by_id(ns)["T"], "Ready")["message"]
+    assert "team-key" in message and "kubectl" in message
+    kubectl("-n", ns, "create", "secret", "generic", "team-key", "--from-literal=KEY=sk")
+    wait_for("T Succeeded", lambda: phases(ns).get("T") == "Succeeded", timeout=60)
+    job = jobs_by_name(ns)["k-t-1"]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ANTHROPIC_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "team-key",
+        "key": "KEY",
+    }
