@@ -140,6 +140,7 @@ class Dispatcher:
             self._leading_since = None
             self._synced_at = None
             metrics.LEADER.set(0)
+            metrics.clear_leader_gauges()  # the leader reports them; stale copies would add up
             return False
         if self._leading_since is None:
             logger.info("leading: dispatching starts in %.0fs", _LEADERSHIP_GRACE_SECONDS)

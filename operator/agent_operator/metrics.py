@@ -109,6 +109,14 @@ LEADER = prometheus_client.Gauge(
 )
 
 
+def clear_leader_gauges() -> None:
+    """Drops the gauges only the dispatching replica keeps current (tasks, running agents,
+    circuit state), so that a replica that lost the lead stops reporting old values and
+    sums across replicas stay right."""
+    for gauge in (TASKS, RUNNING, CIRCUIT):
+        gauge.clear()
+
+
 def reason_label(reason: str | None) -> str:
     """A bounded label value for a failure reason."""
     if reason is None:

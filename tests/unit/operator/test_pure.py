@@ -240,3 +240,16 @@ def test_settings_from_environment_and_clear_errors(monkeypatch: pytest.MonkeyPa
         settings.OperatorSettings()
     with pytest.raises(ValueError, match="not both"):
         settings.OperatorSettings(namespaces=["a"], all_namespaces=True)
+
+
+def test_a_replica_that_loses_the_lead_drops_the_leaders_gauges() -> None:
+    from agent_operator import metrics
+
+    metrics.TASKS.labels("ns", "plan", "Running").set(3)
+    metrics.RUNNING.labels("ns", "general-purpose").set(3)
+    metrics.CIRCUIT.labels("ns", "plan", "Open").set(1)
+    metrics.clear_leader_gauges()
+    exported = {s.name for m in metrics.REGISTRY.collect() for s in m.samples}
+    assert "agent_operator_tasks" not in exported
+    assert "agent_operator_running_agents" not in exported
+    assert "agent_operator_circuit_state" not in exported
