@@ -561,6 +561,37 @@ class Toleration(ApiModel):
     toleration_seconds: int | None = None
 
 
+# Environment variables the operator sets on every agent container itself.
+RESERVED_ENV = (
+    "AGENT_TASK_JSON", "AGENT_MODEL", "AGENT_MAX_TOKENS", "AGENT_MAX_TURNS",
+    "AGENT_TIMEOUT_SECONDS", "AGENT_NAME", "ANTHROPIC_API_KEY", "GIT_TOKEN", "HOME",
+)
+
+
+class EnvVar(ApiModel):
+    """A plain environment variable for the agent container, e.g. a runner setting
+    (AGENT_IDLE_TIMEOUT_SECONDS, AGENT_BACKEND) or ANTHROPIC_BASE_URL for a proxy."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(self.name in [" + ", ".join(f"'{n}'" for n in RESERVED_ENV) + "])",
+                    "message": "this variable is set by the operator and cannot be overridden "
+                    "in a profile: " + ", ".join(RESERVED_ENV),
+                    "fieldPath": ".name",
+                },
+            ]
+        }
+    )
+
+    name: str = Field(
+        min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Variable name.",
+    )
+    value: str = Field(default="", max_length=32768, description="Its value.")
+
+
 class PodSettings(ApiModel):
     """Settings for the agent pods of a profile."""
 
@@ -616,6 +647,17 @@ class AgentProfileSpec(ApiModel):
         description="Container image of the agent runner.",
     )
     resources: Resources = Field(default_factory=Resources)
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra environment variables for the agent container (runner settings "
+        "such as AGENT_IDLE_TIMEOUT_SECONDS or AGENT_BACKEND, ANTHROPIC_BASE_URL). The "
+        "variables the operator sets itself cannot be overridden.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
     pod: PodSettings = Field(default_factory=PodSettings)
 
 

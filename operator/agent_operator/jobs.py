@@ -180,7 +180,14 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         "dependencies": inputs.dependencies,
     }
     timeout = int(spec.get("timeoutSeconds", 7200))
+    # The profile's own variables first: for a duplicate name the later entry wins, so the
+    # operator's settings below always apply (the CRD also refuses reserved names).
     env: list[dict[str, Any]] = [
+        {"name": var.name, "value": var.value}
+        for var in profile.env
+        if var.name not in models.RESERVED_ENV
+    ]
+    env += [
         {"name": "AGENT_TASK_JSON", "value": task_payload(task, context)},
         {"name": "AGENT_MODEL", "value": profile.model},
         {"name": "AGENT_MAX_TOKENS", "value": str(profile.max_tokens)},

@@ -70,6 +70,11 @@ INVALID = [
     pytest.param(profile(maxConcurrent=0), "spec.maxConcurrent", id="profile-maxConcurrent-zero"),
     pytest.param(profile(maxTurns="ten"), "spec.maxTurns", id="profile-maxTurns-not-int"),
     pytest.param(
+        profile(env=[{"name": "ANTHROPIC_API_KEY", "value": "sk-x"}]),
+        "set by the operator and cannot be overridden",
+        id="profile-env-reserved-name",
+    ),
+    pytest.param(
         profile(pod={"tolerations": [{"operator": "Maybe"}]}),
         "spec.pod.tolerations[0].operator",
         id="profile-toleration-operator",

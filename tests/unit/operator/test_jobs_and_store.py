@@ -174,3 +174,21 @@ def test_store_drops_what_no_decision_reads() -> None:
     assert kept is not None and "managedFields" not in kept["metadata"]
     assert kept["metadata"]["annotations"] == {"team": "a"}
     assert "managedFields" in raw["metadata"]  # the caller's object is untouched
+
+
+def test_profile_env_reaches_the_runner_but_never_overrides_the_operators_settings() -> None:
+    profile = models.AgentProfileSpec(
+        model="m",
+        env=[
+            {"name": "ANTHROPIC_BASE_URL", "value": "https://proxy.internal"},
+            {"name": "AGENT_IDLE_TIMEOUT_SECONDS", "value": "120"},
+        ],
+    )
+    # A reserved name is refused by the CRD; built from an object that slipped past it,
+    # the Job still keeps the operator's value.
+    profile.env.append(models.EnvVar(name="AGENT_MODEL", value="other"))
+    env = _build(_task(), profile)["spec"]["template"]["spec"]["containers"][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["ANTHROPIC_BASE_URL"] == "https://proxy.internal"
+    assert values["AGENT_IDLE_TIMEOUT_SECONDS"] == "120"
+    assert [e["value"] for e in env if e["name"] == "AGENT_MODEL"] == ["m"]
