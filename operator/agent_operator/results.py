@@ -12,23 +12,19 @@ import json
 from typing import Any
 
 from agent_api import models
+from agent_runner import report as runner_report
 
 NO_REPORT = "no report: the agent wrote no termination message"
 
 # The runner's exit codes (runner/agent_runner) and the reasons they stand for.
+# The runner's own table (agent_runner.report), so the two can never disagree.
 EXIT_REASONS: dict[int, str] = {
-    0: "Succeeded",
-    1: "InternalError",
-    2: "ConfigError",
-    3: "RateLimited",
-    4: "Overloaded",
-    5: "Timeout",
-    6: "MaxTurns",
-    7: "AgentGaveUp",
-    8: "ToolError",
+    code: reason for reason, code in runner_report.EXIT_CODES.items()
 }
 # A configuration error will fail the same way on every retry: the task fails at once.
-NOT_RETRIED = frozenset({"ConfigError"})
+NOT_RETRIED = (
+    frozenset(runner_report.EXIT_CODES) - runner_report.RETRYABLE_REASONS - {"Succeeded"}
+)
 
 _SUMMARY_LIMIT = 8192
 
