@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--git-username")
     running.add_argument("--git-author")
     running.add_argument("--log-level")
+    running.add_argument(
+        "--leader-election", action="store_true", default=None,
+        help="sync only while holding the Lease agent-sync-<plan> (several replicas)",
+    )
+    running.add_argument("--lease-seconds", type=float,
+                         help="how long a holder that stops renewing keeps the Lease (15)")
     running.set_defaults(func=cmd_run)
     return parser
 

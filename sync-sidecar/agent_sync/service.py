@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from agent_sync import cluster as cluster_io
-from agent_sync import gitrepo, metrics, sidecar, watching
+from agent_sync import gitrepo, lease, metrics, sidecar, watching
 from agent_sync.ids import IdPattern
 from agent_sync.settings import Settings
 
@@ -45,6 +45,14 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
         if repo is not None:
             _retry_until(stop, repo.prepare, "preparing the git clone")
         client = cluster_io.load_client(settings.kubeconfig)
+        if settings.leader_election:
+            registry.ready = True  # a replica standing by is healthy
+            keeper = lease.LeaseKeeper(
+                client, namespace=namespace, name=f"agent-sync-{settings.plan}",
+                identity=settings.identity, duration_seconds=settings.lease_seconds,
+            )
+            if not _hold_lease(keeper, stop):
+                return
         cluster = cluster_io.Cluster(client, namespace=namespace, plan=settings.plan)
         loop = sidecar.Sidecar(
             cluster=cluster, source=source, plan=settings.plan,
@@ -88,3 +96,35 @@ def _retry_until(stop: threading.Event, action: Callable[[], None], what: str) -
             log.error("%s failed: %s", what, sidecar.explain(error))
             stop.wait(delay)
             delay = min(delay * 2, 60.0)
+
+
+def _hold_lease(keeper: lease.LeaseKeeper, stop: threading.Event) -> bool:
+    """Waits until this replica holds the Lease, then keeps renewing it in the background;
+    losing it sets `stop`, so the process exits and its container restarts as a standby.
+    False when `stop` was set before the Lease was taken."""
+    interval = keeper.duration_seconds / 3
+    log.info("waiting for the lease %s (identity %s)", keeper.name, keeper.identity)
+    while not stop.is_set():
+        try:
+            if keeper.try_hold():
+                break
+        except Exception as error:  # the API server may be away for a while
+            log.warning("could not read the lease %s: %s; retrying", keeper.name, error)
+        stop.wait(interval)
+    else:
+        return False
+    log.info("holding the lease %s: syncing", keeper.name)
+
+    def renew() -> None:
+        while not stop.wait(interval):
+            try:
+                held = keeper.try_hold()
+            except Exception as error:
+                log.warning("could not renew the lease %s: %s", keeper.name, error)
+                continue
+            if not held:
+                log.error("lost the lease %s to another replica: stopping", keeper.name)
+                stop.set()
+
+    threading.Thread(target=renew, name="lease", daemon=True).start()
+    return True

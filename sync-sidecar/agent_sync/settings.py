@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from pathlib import Path
 
 from agent_api import models
@@ -41,6 +43,12 @@ class Settings(BaseSettings):
     )
     git_author: str = "agent-sync <agent-sync@orchestration.coditect.ai>"
     log_level: str = "INFO"
+    leader_election: bool = False  # only the holder of the Lease agent-sync-<plan> syncs
+    lease_seconds: float = Field(default=15.0, ge=1, le=600)  # how long a silent holder keeps it
+    identity: str = Field(  # who holds the Lease: the pod's name in a cluster
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        validation_alias=AliasChoices("AGENT_SYNC_IDENTITY", "POD_NAME"),
+    )
 
     @field_validator("plan")
     @classmethod
