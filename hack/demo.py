@@ -14,7 +14,8 @@ What it does, on the cluster KUBECONFIG names:
 
 On the local control plane the agents are simulated: kwok runs each agent pod to
 completion without running the runner. With ANTHROPIC_API_KEY set and KUBECONFIG naming
-a real cluster (AO_DEMO_REAL=1), the same steps run real agents.
+a real cluster (AO_DEMO_REAL=1), the same steps run real agents, in the runner image
+AO_RUNNER_IMAGE (built from runner/Dockerfile and pushed where the cluster pulls from).
 """
 
 from __future__ import annotations
@@ -65,10 +66,15 @@ def install(namespace: str, real: bool) -> None:
     run(kubectl, "apply", "-f", "-", stdin=yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}))
     print(f"- the chart's default AgentProfiles and plan, in namespace {namespace}")
+    image_values: list[str] = []
+    runner_image = os.environ.get("AO_RUNNER_IMAGE", "")  # e.g. registry/runner:tag
+    if runner_image:
+        repository, _, tag = runner_image.rpartition(":")
+        image_values = ["--set", f"runner.repository={repository}", "--set", f"runner.tag={tag}"]
     rendered = run(
         tool("helm"), "template", "demo", str(REPO / "charts" / "agent-orchestrator"),
         "--namespace", namespace, "--set", f"profiles.namespaces={{{namespace}}}",
-        "--api-versions", f"{models.GROUP}/{models.VERSION}",
+        "--api-versions", f"{models.GROUP}/{models.VERSION}", *image_values,
         "--show-only", "templates/profiles.yaml", "--show-only", "templates/defaultplan.yaml",
     )
     run(kubectl, "apply", "-n", namespace, "-f", "-", stdin=rendered)
