@@ -523,7 +523,6 @@ def _finish(
     status.queued_time = None
     started = clock.parse_time(record.start_time)
     duration = (finished_at - started).total_seconds() if started else None
-    gen = work.meta.generation
     retried = False
     if outcome == "Succeeded":
         status.result = result
@@ -533,15 +532,7 @@ def _finish(
         status.message = (
             f"attempt {record.number} succeeded: {(result.summary if result else '')[:300]}"
         )
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.SUCCEEDED,
-            status="True",
-            reason="AttemptSucceeded",
-            message=status.message,
-            generation=gen,
-            now=now,
-        )
+        _condition(work, conditions.SUCCEEDED, "True", "AttemptSucceeded", status.message, now)
     elif outcome == "Failed":
         status.failed_attempts += 1
         status.result = result
@@ -558,15 +549,7 @@ def _finish(
             status.completion_time = clock.format_time(finished_at)
             status.next_attempt_time = None
             status.message = why
-            status.conditions = conditions.set_condition(
-                status.conditions,
-                type=conditions.SUCCEEDED,
-                status="False",
-                reason=reason or "Failed",
-                message=why,
-                generation=gen,
-                now=now,
-            )
+            _condition(work, conditions.SUCCEEDED, "False", reason or "Failed", why, now)
         else:
             retried = True
             delay = backoff.retry_delay_seconds(
@@ -642,24 +625,8 @@ def _settle(work: _Work, now: datetime.datetime) -> None:
         status.blocked_by = []
         status.observed_rerun = spec.rerun
         status.message = "marked done (spec.done); not dispatched"
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.SUCCEEDED,
-            status="True",
-            reason="MarkedDone",
-            message=status.message,
-            generation=gen,
-            now=now,
-        )
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.READY,
-            status="False",
-            reason="MarkedDone",
-            message=status.message,
-            generation=gen,
-            now=now,
-        )
+        _condition(work, conditions.SUCCEEDED, "True", "MarkedDone", status.message, now)
+        _condition(work, conditions.READY, "False", "MarkedDone", status.message, now)
         work.terminal = True
         return
     succeeded = conditions.find(status.conditions, conditions.SUCCEEDED)
@@ -676,16 +643,10 @@ def _settle(work: _Work, now: datetime.datetime) -> None:
             status.queued_time = None
             status.phase = "Pending"
             status.observed_rerun = spec.rerun
-            status.conditions = conditions.set_condition(
-                status.conditions,
-                type=conditions.SUCCEEDED,
-                status="Unknown",
-                reason="NewRun",
-                message="unmarked as done"
-                if was_marked_done
-                else f"rerun {spec.rerun!r} requested",
-                generation=gen,
-                now=now,
+            _condition(
+                work, conditions.SUCCEEDED, "Unknown", "NewRun",
+                "unmarked as done" if was_marked_done else f"rerun {spec.rerun!r} requested",
+                now,
             )
             return
         work.terminal = True
@@ -703,7 +664,6 @@ def _route(
     status = work.status
     status.agent_profile = route.profile_name
     status.matched_rule = route.matched_rule
-    gen = work.meta.generation
     skipped = (
         f" (skipped profiles with an invalid rule: {', '.join(route.invalid_rules)})"
         if route.invalid_rules
@@ -714,43 +674,19 @@ def _route(
             f"spec.agentProfile names AgentProfile {route.profile_name!r}, which does not exist "
             f"in namespace {work.namespace!r}: create it or change spec.agentProfile"
         )
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.ROUTED,
-            status="False",
-            reason="ProfileNotFound",
-            message=message,
-            generation=gen,
-            now=now,
-        )
+        _condition(work, conditions.ROUTED, "False", "ProfileNotFound", message, now)
     elif route.builtin:
         message = (
             f"no rule matched and the fallback AgentProfile {route.profile_name!r} does not "
             f"exist: using built-in defaults{skipped}"
         )
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.ROUTED,
-            status="True",
-            reason="BuiltinFallback",
-            message=message,
-            generation=gen,
-            now=now,
-        )
+        _condition(work, conditions.ROUTED, "True", "BuiltinFallback", message, now)
     else:
         reason = {"spec.agentProfile": "SpecAgentProfile", "fallback": "Fallback"}.get(
             route.matched_rule, "RuleMatched"
         )
         message = f"profile {route.profile_name!r} chosen by {route.matched_rule}{skipped}"
-        status.conditions = conditions.set_condition(
-            status.conditions,
-            type=conditions.ROUTED,
-            status="True",
-            reason=reason,
-            message=message,
-            generation=gen,
-            now=now,
-        )
+        _condition(work, conditions.ROUTED, "True", reason, message, now)
     return route
 
 
@@ -843,28 +779,27 @@ def _set_phase(work: _Work, phase: models.Phase, message: str) -> None:
     work.status.message = message[:4096]
 
 
-def _ready(work: _Work, reason: str, message: str, now: datetime.datetime) -> None:
+def _condition(
+    work: _Work,
+    type: str,
+    status: models.ConditionStatus,
+    reason: str,
+    message: str,
+    now: datetime.datetime,
+) -> None:
+    """Sets one condition of the task, against the generation this pass read."""
     work.status.conditions = conditions.set_condition(
-        work.status.conditions,
-        type=conditions.READY,
-        status="True",
-        reason=reason,
-        message=message,
-        generation=work.meta.generation,
-        now=now,
+        work.status.conditions, type=type, status=status, reason=reason, message=message,
+        generation=work.meta.generation, now=now,
     )
+
+
+def _ready(work: _Work, reason: str, message: str, now: datetime.datetime) -> None:
+    _condition(work, conditions.READY, "True", reason, message, now)
 
 
 def _not_ready(work: _Work, reason: str, message: str, now: datetime.datetime) -> None:
-    work.status.conditions = conditions.set_condition(
-        work.status.conditions,
-        type=conditions.READY,
-        status="False",
-        reason=reason,
-        message=message,
-        generation=work.meta.generation,
-        now=now,
-    )
+    _condition(work, conditions.READY, "False", reason, message, now)
 
 
 _PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
@@ -943,15 +878,7 @@ def _dispatch(
     status.blocked_by = []
     _set_phase(work, "Running", f"attempt {number} running in Job {name}")
     _ready(work, "DependenciesMet", "dependencies met; dispatched", now)
-    status.conditions = conditions.set_condition(
-        status.conditions,
-        type=conditions.SUCCEEDED,
-        status="Unknown",
-        reason="Running",
-        message=f"attempt {number} running",
-        generation=work.meta.generation,
-        now=now,
-    )
+    _condition(work, conditions.SUCCEEDED, "Unknown", "Running", f"attempt {number} running", now)
     return Dispatch(
         key=work.entry.key,
         job=manifest,
