@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
+import annotated_types
+from agent_api import models
+
 from agent_runner import failures
 
 REPORT_LIMIT_BYTES: Final = 4096  # Kubernetes' termination-message limit.
@@ -49,13 +52,24 @@ MaxTurns and AgentGaveUp are worth a retry because the next prompt carries the f
 
 Status = Literal["succeeded", "failed"]
 
-# Caps matching agent_api.models.TaskResult, applied before the size limit.
-MAX_SUMMARY_CHARS: Final = 8192
-MAX_FILES: Final = 512
-MAX_PATH_CHARS: Final = 512
-MAX_BRANCH_CHARS: Final = 255
-MAX_COMMIT_CHARS: Final = 64
-MAX_REASON_CHARS: Final = 256
+
+
+def _task_result_limit(field: str) -> int:
+    """A length cap of agent_api.models.TaskResult, which the operator parses the report
+    into: read from the model so that the two cannot drift apart."""
+    for constraint in models.TaskResult.model_fields[field].metadata:
+        if isinstance(constraint, annotated_types.MaxLen):
+            return int(constraint.max_length)
+    raise LookupError(f"TaskResult.{field} has no max_length")
+
+
+# Caps of TaskResult, applied before the size limit.
+MAX_SUMMARY_CHARS: Final = _task_result_limit("summary")
+MAX_FILES: Final = _task_result_limit("files_changed")
+MAX_BRANCH_CHARS: Final = _task_result_limit("branch")
+MAX_COMMIT_CHARS: Final = _task_result_limit("commit")
+MAX_REASON_CHARS: Final = _task_result_limit("reason")
+MAX_PATH_CHARS: Final = 512  # a path in filesChanged (TaskResult sets no cap of its own)
 ELLIPSIS: Final = "…"
 
 
