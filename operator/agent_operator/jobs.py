@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
-import re
 from typing import Any
 
-from agent_api import models
+from agent_api import models, names
 
 from agent_operator import clock
 
 MANAGED_BY = "agent-operator"
 CONTAINER = "agent"
 ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
-_MAX_NAME = 63
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+_MAX_NAME = names.MAX_NAME
 
 
 def job_name(task_name: str, attempt: int) -> str:
@@ -36,15 +30,7 @@ def job_name(task_name: str, attempt: int) -> str:
         return name
     keep = _MAX_NAME - len(suffix) - 9
     head = task_name[:keep].rstrip("-.")
-    return f"{head}-{_short_hash(task_name)}{suffix}"
-
-
-def label_value(text: str) -> str:
-    """A valid label value for `text`: disallowed characters become '-', long ones hashed."""
-    value = re.sub(r"[^A-Za-z0-9._-]", "-", text).strip("-._")
-    if len(value) > _MAX_NAME:
-        value = f"{value[:54].rstrip('-._')}-{_short_hash(text)}"
-    return value
+    return f"{head}-{names.short_hash(task_name)}{suffix}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +146,10 @@ def build(inputs: JobInputs) -> dict[str, Any]:
     name = job_name(task_name, inputs.attempt)
     profile = inputs.profile
     labels = {
-        models.LABEL_TASK: label_value(task_name),
-        models.LABEL_TASK_ID: label_value(spec["taskId"]),
-        models.LABEL_PLAN: label_value(inputs.plan_name),
-        models.LABEL_PROFILE: label_value(inputs.profile_name),
+        models.LABEL_TASK: names.label_value(task_name),
+        models.LABEL_TASK_ID: names.label_value(spec["taskId"]),
+        models.LABEL_PLAN: names.label_value(inputs.plan_name),
+        models.LABEL_PROFILE: names.label_value(inputs.profile_name),
         models.LABEL_ATTEMPT: str(inputs.attempt),
         models.LABEL_MANAGED_BY: MANAGED_BY,
     }

@@ -23,7 +23,7 @@ import datetime
 from collections import defaultdict
 from typing import Any
 
-from agent_api import models
+from agent_api import models, names
 
 from agent_operator import backoff, circuit, clock, conditions, graph, jobs, results, routing
 
@@ -205,7 +205,7 @@ def scope_of(task: models.AgentTask) -> ScopeKey:
 
 def task_jobs(snapshot: Snapshot, task: models.AgentTask) -> list[jobs.JobView]:
     """The task's attempt Jobs (a Job of an earlier task of the same name is not its)."""
-    key = (task.metadata.namespace or "", jobs.label_value(task.metadata.name or ""))
+    key = (task.metadata.namespace or "", names.label_value(task.metadata.name or ""))
     uid = task.metadata.uid
     return [j for j in snapshot.jobs.get(key, []) if j.owner_uid in (None, uid)]
 

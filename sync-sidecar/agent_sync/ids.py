@@ -7,16 +7,14 @@ prefix) and whether an ID can be a Kubernetes-facing `spec.taskId` at all.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
-from agent_api import models
+from agent_api import models, names
 
-MAX_NAME = 63
+MAX_NAME = names.MAX_NAME
 _NOT_NAME_CHAR = re.compile(r"[^a-z0-9-]")
 _TASK_ID_SHAPE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_LABEL_VALUE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 _BEFORE_LAST_SEPARATOR = re.compile(r"^(.+)[./:_-]")
 
 
@@ -95,11 +93,6 @@ def task_object_name(plan: str, task_id: str) -> str:
     name = f"{plan}-{_NOT_NAME_CHAR.sub('-', task_id.lower())}"
     if len(name) <= MAX_NAME:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+    return f"{name[: MAX_NAME - 9].rstrip('-')}-{names.short_hash(name)}"
 
 
-def label_value(text: str) -> str:
-    """A valid label value (63 characters, alphanumeric at both ends) made from text."""
-    value = _LABEL_VALUE_CHAR.sub("-", text.lower())[:MAX_NAME]
-    return value.strip("-._")

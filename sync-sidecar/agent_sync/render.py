@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from agent_api import models
+from agent_api import models, names
 
-from agent_sync.ids import IdPattern, label_value, task_object_name
+from agent_sync.ids import IdPattern, task_object_name
 from agent_sync.markdown import ParsedPlan, Task
 
 MANAGER = "agent-sync"
@@ -66,7 +66,7 @@ def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Man
     ).to_api()
     labels = {
         models.LABEL_PLAN: plan,
-        models.LABEL_MILESTONE: label_value(task.milestone),
+        models.LABEL_MILESTONE: names.label_value(task.milestone.lower()),
         models.LABEL_TASK_ID: task.task_id,  # a valid task ID is a valid label value
         models.LABEL_MANAGED_BY: MANAGER,
     }

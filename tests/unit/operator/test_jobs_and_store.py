@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_api import models
+from agent_api import models, names
 from agent_operator import jobs, store
 
 
@@ -64,8 +64,8 @@ def test_job_names_are_deterministic_and_short() -> None:
     assert jobs.job_name(long, 12) == jobs.job_name(long, 12)
     assert len(jobs.job_name(long, 12)) <= 63 and jobs.job_name(long, 12).endswith("-12")
     assert jobs.job_name(long, 1) != jobs.job_name("x" * 81, 1)
-    assert jobs.label_value("T001.009") == "T001.009"
-    assert len(jobs.label_value("y" * 100)) <= 63
+    assert names.label_value("T001.009") == "T001.009"
+    assert len(names.label_value("y" * 100)) <= 63
 
 
 def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
