@@ -27,9 +27,10 @@ generate: install ## regenerate CRDs, chart CRDs, rendered manifests, API refere
 verify: install ## fail when a generated file is stale
 	hack/generate.sh --check
 
-lint: install ## ruff, and mypy --strict on the packages
+lint: install ## ruff, mypy --strict on the packages, and the import contracts (pyproject.toml)
 	$(BIN)/ruff check operator sync-sidecar runner tests bench hack
 	$(BIN)/mypy $(PACKAGES)
+	PYTHONPATH=operator:sync-sidecar:runner $(BIN)/lint-imports
 
 cluster-up: install ## start the local control plane (builds it the first time); no-op when up
 	hack/cluster.sh up

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agent_api import models
+from agent_api import attempt, models
 from agent_operator import clock, jobs, kube
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,8 +225,7 @@ async def throughput(bench: Bench, count: int = 1000) -> dict[str, Any]:
                 profile=models.AgentProfileSpec(),
                 api_key=models.AgentPlanSpec().api_key_secret,
                 plan_name="bench",
-                dependencies=[],
-                previous_failure=None,
+                context=attempt.AttemptContext(attempt=1),
                 ttl_seconds=3600,
                 created_by="bench",
             )

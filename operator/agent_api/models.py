@@ -37,6 +37,8 @@ DEFAULT_API_KEY_KEY = "ANTHROPIC_API_KEY"
 FALLBACK_PROFILE = "general-purpose"
 
 Priority = Literal["P0", "P1", "P2", "P3"]
+PRIORITIES: tuple[Priority, ...] = ("P0", "P1", "P2", "P3")  # dispatch order: P0 first
+DEFAULT_PRIORITY: Priority = "P2"
 Phase = Literal[
     "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled"
 ]
@@ -170,7 +172,7 @@ class AgentTaskSpec(ApiModel):
         description="Full text of the task, given to the agent and matched by profile rules.",
     )
     priority: Priority = Field(
-        default="P2", description="P0 (first) to P3 (last). Ready tasks run P0 first."
+        default=DEFAULT_PRIORITY, description="P0 (first) to P3 (last). Ready tasks run P0 first."
     )
     depends_on: list[TaskId] = Field(
         default_factory=list,
@@ -315,6 +317,12 @@ class AgentTaskStatus(ApiModel):
     observed_rerun: str | None = Field(
         default=None, description="The spec.rerun value the current run answers."
     )
+
+
+def rerun_requested(rerun: str | None, observed_rerun: str | None) -> bool:
+    """Whether a person asked for a new run: `spec.rerun` differs from the value the
+    current run answers (`status.observedRerun`); unset and empty are the same."""
+    return (rerun or None) != (observed_rerun or None)
 
 
 class ObjectMeta(BaseModel):

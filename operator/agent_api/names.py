@@ -24,3 +24,6 @@ def label_value(text: str) -> str:
     if len(value) > MAX_NAME:
         value = f"{value[:54].rstrip('-._')}-{short_hash(text)}"
     return value
+
+
+OPERATOR_MANAGER = "agent-operator"  # app.kubernetes.io/managed-by of the attempt Jobs

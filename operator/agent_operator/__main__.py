@@ -99,10 +99,6 @@ async def run(config: settings.OperatorSettings) -> None:
     peering = config.peering_name or None
     cache = store.Store()
     async with kube.Kube(kube.connection_from_environment()) as client:
-        if peering is not None:
-            scopes: list[str | None] = list(namespaces) if namespaces else [None]
-            for namespace in scopes:
-                await client.ensure_peering(peering, namespace)
         loop = dispatcher.Dispatcher(
             client=client,
             store=cache,
@@ -114,8 +110,7 @@ async def run(config: settings.OperatorSettings) -> None:
                 identity=identity,
             ),
             namespaces=namespaces,
-            peering_name=peering,
-            priority=priority,
+            elector=None,  # the Lease election is wired in by the settings
             resync_seconds=config.resync_seconds,
         )
         registry = handlers.registry_for(cache, loop)

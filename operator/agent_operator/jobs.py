@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from typing import Any
 
+from agent_api import attempt as contract
 from agent_api import models, names
 
-from agent_operator import clock
+from agent_operator import clock, results
 
-MANAGED_BY = "agent-operator"
-CONTAINER = "agent"
+MANAGED_BY = names.OPERATOR_MANAGER
+CONTAINER = results.AGENT_CONTAINER
 ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
 _MAX_NAME = names.MAX_NAME
+RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
 
 
 def job_name(task_name: str, attempt: int) -> str:
@@ -47,7 +48,6 @@ class JobView:
     created: datetime.datetime | None
     completed: datetime.datetime | None
     deleting: bool
-    created_by: str | None
     owner_uid: str | None = None  # the controlling AgentTask's uid
 
     @property
@@ -92,7 +92,6 @@ def view(raw: dict[str, Any]) -> JobView | None:
         created=clock.parse_time(meta.get("creationTimestamp")),
         completed=completed,
         deleting=bool(meta.get("deletionTimestamp")),
-        created_by=(meta.get("annotations") or {}).get(ANNOTATION_CREATED_BY),
         owner_uid=next(
             (
                 ref.get("uid")
@@ -114,27 +113,9 @@ class JobInputs:
     profile: models.AgentProfileSpec
     api_key: models.SecretKeyRef
     plan_name: str
-    dependencies: list[dict[str, str]]  # [{taskId, title, summary}]
-    previous_failure: dict[str, str] | None  # {reason, summary}
+    context: contract.AttemptContext  # what the runner is told besides the task
     ttl_seconds: int
     created_by: str
-
-
-def task_payload(task: dict[str, Any], context: dict[str, Any]) -> str:
-    """The AgentTask as the runner reads it (AGENT_TASK_JSON): the object without
-    server bookkeeping, plus `context`."""
-    meta = dict(task.get("metadata") or {})
-    meta.pop("managedFields", None)
-    annotations = {
-        k: v
-        for k, v in (meta.get("annotations") or {}).items()
-        if not k.startswith(models.GROUP)
-        and not k.startswith("kopf.zalando.org")
-        and k != "kubectl.kubernetes.io/last-applied-configuration"
-    }
-    meta["annotations"] = annotations
-    body = {**task, "metadata": meta, "context": context}
-    return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 def build(inputs: JobInputs) -> dict[str, Any]:
@@ -153,36 +134,27 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         models.LABEL_ATTEMPT: str(inputs.attempt),
         models.LABEL_MANAGED_BY: MANAGED_BY,
     }
-    context = {
-        "profile": {
-            "name": inputs.profile_name,
-            "model": profile.model,
-            "systemPrompt": profile.system_prompt,
-            "maxTokens": profile.max_tokens,
-            "maxTurns": profile.max_turns,
-        },
-        "attempt": inputs.attempt,
-        "previousFailure": inputs.previous_failure,
-        "dependencies": inputs.dependencies,
-    }
     timeout = int(spec.get("timeoutSeconds", 7200))
     # The profile's own variables first: for a duplicate name the later entry wins, so the
     # operator's settings below always apply (the CRD also refuses reserved names).
     env: list[dict[str, Any]] = [
         {"name": var.name, "value": var.value}
         for var in profile.env
-        if var.name not in models.RESERVED_ENV
+        if var.name not in contract.RESERVED_ENV
     ]
     env += [
-        {"name": "AGENT_TASK_JSON", "value": task_payload(task, context)},
-        {"name": "AGENT_MODEL", "value": profile.model},
-        {"name": "AGENT_MAX_TOKENS", "value": str(profile.max_tokens)},
-        {"name": "AGENT_MAX_TURNS", "value": str(profile.max_turns)},
-        {"name": "AGENT_TIMEOUT_SECONDS", "value": str(timeout)},
-        {"name": "AGENT_NAME", "value": inputs.profile_name},
-        {"name": "HOME", "value": "/tmp"},
         {
-            "name": "ANTHROPIC_API_KEY",
+            "name": contract.ENV_TASK_JSON,
+            "value": contract.encode_task_input(task, inputs.context),
+        },
+        {"name": contract.ENV_MODEL, "value": profile.model},
+        {"name": contract.ENV_MAX_TOKENS, "value": str(profile.max_tokens)},
+        {"name": contract.ENV_MAX_TURNS, "value": str(profile.max_turns)},
+        {"name": contract.ENV_TIMEOUT_SECONDS, "value": str(timeout)},
+        {"name": contract.ENV_AGENT_NAME, "value": inputs.profile_name},
+        {"name": contract.ENV_HOME, "value": "/tmp"},
+        {
+            "name": contract.ENV_API_KEY,
             "valueFrom": {"secretKeyRef": {"name": inputs.api_key.name, "key": inputs.api_key.key}},
         },
     ]
@@ -190,7 +162,7 @@ def build(inputs: JobInputs) -> dict[str, Any]:
     if credentials:
         env.append(
             {
-                "name": "GIT_TOKEN",
+                "name": contract.ENV_GIT_TOKEN,
                 "valueFrom": {
                     "secretKeyRef": {
                         "name": credentials["name"],
@@ -227,9 +199,9 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": 65532,
-            "runAsGroup": 65532,
-            "fsGroup": 65532,
+            "runAsUser": RUNNER_UID,
+            "runAsGroup": RUNNER_UID,
+            "fsGroup": RUNNER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],

@@ -23,19 +23,20 @@ are objects people create, phases and outcomes are fixed sets; no task names):
 from __future__ import annotations
 
 import prometheus_client
+from agent_api import failures
 
-from agent_operator import results
+from agent_operator.scheduling import reasons
 
 REGISTRY = prometheus_client.CollectorRegistry()
 _KNOWN_REASONS = frozenset(
     [
-        *results.EXIT_REASONS.values(),
-        "DeadlineExceeded",
-        "JobDeleted",
-        "PodDeleted",
-        "JobFailed",
-        "Suspended",
-        "MarkedDone",
+        *failures.REASON_BY_EXIT_CODE.values(),
+        failures.DEADLINE_EXCEEDED,
+        failures.JOB_DELETED,
+        failures.POD_DELETED,
+        failures.JOB_FAILED,
+        reasons.CANCELLED_SUSPENDED,
+        reasons.CANCELLED_MARKED_DONE,
     ]
 )
 _FAST = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -15,7 +15,8 @@ from typing import Any
 import pydantic
 from agent_api import models
 
-from agent_operator import jobs, routing, scheduling
+from agent_operator import jobs, routing
+from agent_operator.scheduling import snapshot as snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ class Store:
     def __init__(self) -> None:
         self._items: dict[str, dict[Key, _Item]] = {kind: {} for kind in KINDS}
         self._tombstones: dict[str, float] = {}  # uid -> when it was deleted
-        self._invalid: dict[Key, str] = {}  # tasks that do not parse, and why
-        self.changes = 0
 
     def apply(self, kind: str, event_type: str | None, raw: dict[str, Any]) -> bool:
         """Applies one watch event; True when the cache changed."""
@@ -77,7 +76,6 @@ class Store:
             current = items.get(key)
             if current is not None and (current.raw.get("metadata") or {}).get("uid") == uid:
                 del items[key]
-                self.changes += 1
                 return True
             return False
         if uid in self._tombstones:
@@ -102,13 +100,11 @@ class Store:
             meta = raw.get("metadata") or {}
             raw = {"metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta}}
         items[key] = _Item(raw=raw, parsed=parsed, version=version)
-        self.changes += 1
         return True
 
     def _parse(self, kind: str, key: Key, raw: dict[str, Any]) -> Any:
         try:
             if kind == "AgentTask":
-                self._invalid.pop(key, None)
                 return models.AgentTask.model_validate(raw)
             if kind == "AgentPlan":
                 return models.AgentPlan.model_validate(raw)
@@ -116,8 +112,6 @@ class Store:
                 return models.AgentProfile.model_validate(raw)
             return jobs.view(raw)
         except pydantic.ValidationError as error:
-            if kind == "AgentTask":
-                self._invalid[key] = str(error)
             logger.warning("ignoring %s %s/%s, which does not parse: %s", kind, *key, error)
             return None
 
@@ -137,7 +131,6 @@ class Store:
         for key in list(self._items[kind]):
             if key not in seen and (at == 0 or self._items[kind][key].version <= at):
                 del self._items[kind][key]
-                self.changes += 1
         cutoff = time.monotonic() - _TOMBSTONE_SECONDS
         self._tombstones = {u: t for u, t in self._tombstones.items() if t > cutoff}
 
@@ -148,19 +141,19 @@ class Store:
     def count(self, kind: str) -> int:
         return len(self._items[kind])
 
-    def snapshot(self, namespaces: set[str] | None = None) -> scheduling.Snapshot:
+    def snapshot(self, namespaces: set[str] | None = None) -> snapshots.Snapshot:
         """The cache as the scheduler's input; `namespaces` limits it (None: all)."""
 
         def wanted(key: Key) -> bool:
             return namespaces is None or key[0] in namespaces
 
         tasks = [
-            scheduling.TaskEntry(task=item.parsed)
+            snapshots.TaskEntry(task=item.parsed)
             for key, item in self._items["AgentTask"].items()
             if wanted(key)
         ]
-        plans = {
-            key: scheduling.PlanEntry(
+        plans: dict[snapshots.PlanScope, snapshots.PlanEntry] = {
+            key: snapshots.PlanEntry(
                 plan=item.parsed, uid=item.raw["metadata"].get("uid", ""), raw=item.raw
             )
             for key, item in self._items["AgentPlan"].items()
@@ -176,4 +169,4 @@ class Store:
             if wanted(key):
                 view: jobs.JobView = item.parsed
                 job_index.setdefault((view.namespace, view.task), []).append(view)
-        return scheduling.Snapshot(tasks=tasks, plans=plans, profiles=profiles, jobs=job_index)
+        return snapshots.Snapshot(tasks=tasks, plans=plans, profiles=profiles, jobs=job_index)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from agent_api import attempt
+
 from agent_runner import failures, tools
 from agent_runner.loop import Usage
 from agent_runner.settings import Settings
@@ -61,7 +63,8 @@ class ClaudeCliRun:
                 "AGENT_BACKEND is claude-cli but the `claude` program is not installed in "
                 "the image; install @anthropic-ai/claude-code or use the api backend",
             )
-        env = {k: v for k, v in self.env.items() if k not in ("GIT_TOKEN", "AGENT_TASK_JSON")}
+        hidden = (attempt.ENV_GIT_TOKEN, attempt.ENV_TASK_JSON)
+        env = {k: v for k, v in self.env.items() if k not in hidden}
         argv = self.command(task_prompt=task_prompt, system_prompt=system_prompt)
         self.log("runner", f"running {PROGRAM} -p (model {self.settings.model})")
         try:

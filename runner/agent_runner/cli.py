@@ -19,13 +19,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agent_api import report
+
 from agent_runner import (
     claude_cli,
     failures,
     loop,
     pricing,
     prompt,
-    report,
     settings,
     task,
     tools,

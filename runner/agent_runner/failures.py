@@ -1,32 +1,36 @@
-"""Why an attempt failed, as one closed vocabulary shared by the report and the exit code.
+"""Ending an attempt with a classified reason.
 
-The operator decides whether to retry from the reason alone, so every way the runner can
-end badly is mapped onto exactly one of these names before it leaves the process.
+The vocabulary itself (the reasons, their exit codes, which are retried) is the contract
+with the operator and lives in `agent_api.failures`; every way the runner can end badly is
+mapped onto exactly one of those names before it leaves the process.
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from agent_api.failures import (
+    AGENT_GAVE_UP,
+    CONFIG_ERROR,
+    INTERNAL_ERROR,
+    MAX_TURNS,
+    OVERLOADED,
+    RATE_LIMITED,
+    TIMEOUT,
+    TOOL_ERROR,
+)
+from agent_api.failures import RunnerReason as Reason
 
-Reason = Literal[
-    "ConfigError",
-    "RateLimited",
-    "Overloaded",
-    "Timeout",
-    "MaxTurns",
-    "AgentGaveUp",
-    "ToolError",
-    "InternalError",
+__all__ = [
+    "AGENT_GAVE_UP",
+    "CONFIG_ERROR",
+    "INTERNAL_ERROR",
+    "MAX_TURNS",
+    "OVERLOADED",
+    "RATE_LIMITED",
+    "TIMEOUT",
+    "TOOL_ERROR",
+    "Reason",
+    "RunFailure",
 ]
-
-CONFIG_ERROR: Final = "ConfigError"
-RATE_LIMITED: Final = "RateLimited"
-OVERLOADED: Final = "Overloaded"
-TIMEOUT: Final = "Timeout"
-MAX_TURNS: Final = "MaxTurns"
-AGENT_GAVE_UP: Final = "AgentGaveUp"
-TOOL_ERROR: Final = "ToolError"
-INTERNAL_ERROR: Final = "InternalError"
 
 
 class RunFailure(Exception):

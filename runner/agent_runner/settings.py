@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from agent_api import models
+from agent_api import attempt, models
 
 from agent_runner import failures
 from agent_runner.task import TaskInput
@@ -33,15 +33,15 @@ FINISH_RESERVE_MIN_SECONDS: Final = 30.0
 FINISH_RESERVE_MAX_SECONDS: Final = 300.0
 
 ENV_NAMES: Final[dict[str, str]] = {
-    "model": "AGENT_MODEL",
+    "model": attempt.ENV_MODEL,
     "system_prompt": "AGENT_SYSTEM_PROMPT",
-    "max_tokens": "AGENT_MAX_TOKENS",
-    "max_turns": "AGENT_MAX_TURNS",
-    "timeout_seconds": "AGENT_TIMEOUT_SECONDS",
+    "max_tokens": attempt.ENV_MAX_TOKENS,
+    "max_turns": attempt.ENV_MAX_TURNS,
+    "timeout_seconds": attempt.ENV_TIMEOUT_SECONDS,
     "idle_timeout_seconds": "AGENT_IDLE_TIMEOUT_SECONDS",
     "max_retry_wait_seconds": "AGENT_MAX_RETRY_WAIT_SECONDS",
     "command_timeout_seconds": "AGENT_COMMAND_TIMEOUT_SECONDS",
-    "agent_name": "AGENT_NAME",
+    "agent_name": attempt.ENV_AGENT_NAME,
     "backend": "AGENT_BACKEND",
 }
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from agent_api import attempt
+
 from agent_runner import failures, redact
 
 MAX_OUTPUT_CHARS: Final = 30_000  # of one tool result, head and tail kept
@@ -206,7 +208,7 @@ def scrubbed_environment(env: Mapping[str, str], root: Path | None = None) -> di
     for name, value in env.items():
         if name in redact.SECRET_ENV_NAMES or name.endswith(redact.SECRET_ENV_SUFFIXES):
             continue
-        if name.startswith(("ANTHROPIC_", "GIT_CONFIG")) or name == "AGENT_TASK_JSON":
+        if name.startswith(("ANTHROPIC_", "GIT_CONFIG")) or name == attempt.ENV_TASK_JSON:
             continue
         clean[name] = value
     clean["GIT_TERMINAL_PROMPT"] = "0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from agent_operator import graph
+from agent_api import graph
 
 from agent_sync.ids import IdPattern
 from agent_sync.markdown import ParsedPlan, Problem, Task, parse

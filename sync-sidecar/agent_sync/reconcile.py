@@ -85,6 +85,6 @@ def observed(
         result[task.task_id] = Observed(
             done=bool(spec.get("done", False)),
             phase=status.get("phase"),
-            current=(status.get("observedRerun") or None) == (spec.get("rerun") or None),
+            current=not models.rerun_requested(spec.get("rerun"), status.get("observedRerun")),
         )
     return result

@@ -47,7 +47,10 @@ def test_task_schema_rules() -> None:
     assert sorted(spec["required"]) == ["taskId", "title"]
     assert spec["properties"]["priority"]["enum"] == ["P0", "P1", "P2", "P3"]
     assert spec["properties"]["priority"]["default"] == "P2"
-    assert (spec["properties"]["maxRetries"]["minimum"], spec["properties"]["maxRetries"]["maximum"]) == (0, 20)
+    assert (
+        spec["properties"]["maxRetries"]["minimum"],
+        spec["properties"]["maxRetries"]["maximum"],
+    ) == (0, 20)
     assert spec["properties"]["timeoutSeconds"]["minimum"] == 1
     assert spec["properties"]["dependsOn"]["x-kubernetes-list-type"] == "set"
     rules = [v["rule"] for v in spec["x-kubernetes-validations"]]
@@ -62,7 +65,10 @@ def test_nested_objects_are_defaulted_so_the_server_fills_them() -> None:
     assert spec["circuitBreaker"]["default"] == {}
     # Objects with CEL rules or required fields carry their full default instead of {}.
     assert spec["retry"]["default"] == models.RetryPolicy().to_api()
-    assert spec["apiKeySecret"]["default"] == {"name": "anthropic-api-key", "key": "ANTHROPIC_API_KEY"}
+    assert spec["apiKeySecret"]["default"] == {
+        "name": "anthropic-api-key",
+        "key": "ANTHROPIC_API_KEY",
+    }
     assert spec["retry"]["properties"]["maxRetries"]["default"] == 3
     assert spec["circuitBreaker"]["properties"]["consecutiveFailures"]["default"] == 5
     assert spec["maxConcurrent"]["minimum"] == 1
@@ -100,8 +106,14 @@ def test_models_refuse_unknown_fields_and_bad_values() -> None:
         models.AgentTaskSpec(task_id="T1", title="x", priority="P9")  # type: ignore[arg-type]
     spec = models.AgentTaskSpec(task_id="T001.001", title="x", depends_on=["T001.000"])
     assert spec.to_api() == {
-        "taskId": "T001.001", "title": "x", "description": "", "priority": "P2",
-        "dependsOn": ["T001.000"], "gates": [], "done": False, "timeoutSeconds": 7200,
+        "taskId": "T001.001",
+        "title": "x",
+        "description": "",
+        "priority": "P2",
+        "dependsOn": ["T001.000"],
+        "gates": [],
+        "done": False,
+        "timeoutSeconds": 7200,
         "suspend": False,
     }
 

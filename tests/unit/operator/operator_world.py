@@ -1,23 +1,27 @@
 """A tiny in-memory cluster for driving scheduling passes in unit tests.
 
-What it fakes: the API server's storage of tasks, plans, profiles and Jobs, and the Job
-controller's verdicts (a test says when a Job completes or fails). What it does not fake:
-the cache (`store.Store`) and every decision (`scheduling.decide`), which run for real.
+What it fakes: the API server behind the operator's boundary (fake_cluster.FakeCluster:
+storage, merge patches, the pods of finished Jobs, Secret checks, the watch that feeds the
+cache) and the Job controller's verdicts (a test says when a Job completes or fails). What
+it does not fake: the cache (`store.Store`), the gatherer, every decision
+(`scheduling.decide`) and the actuator that writes them, which run as the dispatcher runs
+them, through `Dispatcher.run_pass`. Time is the world's clock, set by the tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
 import itertools
 from typing import Any
 
 from agent_api import models
-from agent_operator import clock, results, scheduling, store
+from agent_operator import clock, dispatcher, kube, scheduling, store
+from fake_cluster import FakeCluster, finished_pod
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 _uids = itertools.count(1)
-_versions = itertools.count(1)
 
 
 def task(
@@ -76,29 +80,41 @@ def profile(name: str, namespace: str = "ns", **spec: Any) -> dict[str, Any]:
 
 
 class World:
-    """Objects by kind and (namespace, name), a clock, and the pod reports of Jobs."""
+    """A fake cluster, the real cache and dispatcher over it, and a clock."""
 
     def __init__(self, *objects: dict[str, Any], max_concurrent: int = 5) -> None:
         self.now = T0
-        self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
-            k: {} for k in store.KINDS
-        }
-        self.reports: dict[tuple[str, str], results.PodReport | None] = {}
-        self.secrets_missing: dict[tuple[str, str, str], str] = {}
-        self.circuits: dict[scheduling.ScopeKey, models.CircuitStatus] = {}
+        self.cluster = FakeCluster()
+        self.cache = store.Store()
+        self.cluster.watchers.append(lambda kind, event, raw: self.cache.apply(kind, event, raw))
         self.config = scheduling.Config(max_concurrent=max_concurrent, identity="test")
-        self.created_jobs: list[str] = []
-        self.deleted_jobs: list[str] = []
+        self.dispatcher = dispatcher.Dispatcher(
+            client=self.cluster,
+            store=self.cache,
+            config=self.config,
+            namespaces=["ns"],
+            now=lambda: self.now,
+            monotonic=lambda: (self.now - T0).total_seconds(),
+        )
+        self.secrets_missing = self.cluster.secret_problems
         self.events: list[scheduling.Event] = []
         for obj in objects:
             self.put(obj)
 
+    @property
+    def created_jobs(self) -> list[str]:
+        return self.cluster.created
+
+    @property
+    def deleted_jobs(self) -> list[str]:
+        return self.cluster.deleted
+
+    @property
+    def objects(self) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+        return self.cluster.objects
+
     def put(self, obj: dict[str, Any]) -> None:
-        obj = copy.deepcopy(obj)
-        kind = obj["kind"]
-        meta = obj["metadata"]
-        meta["resourceVersion"] = str(next(_versions))
-        self.objects[kind][(meta["namespace"], meta["name"])] = obj
+        self.cluster.put(obj)
 
     def get(self, kind: str, name: str, namespace: str = "ns") -> dict[str, Any]:
         return self.objects[kind][(namespace, name)]
@@ -134,6 +150,7 @@ class World:
         message: str | None = None,
         reason: str = "BackoffLimitExceeded",
     ) -> None:
+        """The Job controller's verdict, and the pod the kubelet leaves behind."""
         job = copy.deepcopy(self.get("Job", name))
         kind = "Complete" if ok else "Failed"
         job["status"] = {
@@ -150,71 +167,24 @@ class World:
             job["status"]["completionTime"] = clock.format_time(self.now)
         self.put(job)
         code = exit_code if exit_code is not None else (0 if ok else 1)
-        self.reports[("ns", name)] = results.PodReport(exit_code=code, message=message)
+        self.cluster.pods[("ns", name)] = [finished_pod(job, exit_code=code, message=message)]
 
     def delete_job(self, name: str) -> None:
-        del self.objects["Job"][("ns", name)]
+        self.cluster.remove("Job", "ns", name)
 
     def advance(self, seconds: float) -> None:
         self.now += datetime.timedelta(seconds=seconds)
 
-    def snapshot(self) -> scheduling.Snapshot:
-        cache = store.Store()
-        for kind, items in self.objects.items():
-            cache.replace(kind, list(items.values()), "0")
-        snap = cache.snapshot()
-        snap.reports = dict(self.reports)
-        known_jobs = {k for k in self.objects["Job"]}
-        for entry in snap.tasks:
-            for record in entry.task.status.history:
-                key = (entry.key[0], record.job)
-                if record.outcome == "Running" and key not in known_jobs:
-                    snap.missing_jobs.add(key)
-        snap.secrets = {
-            key: self.secrets_missing.get(key[:3]) for key in scheduling.secrets_needed(snap)
-        }
-        snap.circuits = dict(self.circuits)
-        return snap
-
     def step(self, *, fail_creates: bool = False) -> scheduling.Decision:
-        """One pass, its decisions applied as the dispatcher would apply them."""
-        snap = self.snapshot()
-        decision = scheduling.decide(snap, self.config, self.now)
-        for cancel in decision.cancels:
-            self.objects["Job"].pop((cancel.namespace, cancel.job), None)
-            self.deleted_jobs.append(cancel.job)
-        failed: set[tuple[str, str]] = set()
-        for dispatch in decision.dispatches:
-            if fail_creates:
-                failed.add(dispatch.key)
-                continue
-            job = copy.deepcopy(dispatch.job)
-            job["metadata"]["uid"] = f"uid-{next(_uids)}"
-            job["metadata"]["creationTimestamp"] = clock.format_time(self.now)
-            self.put(job)
-            self.created_jobs.append(job["metadata"]["name"])
-        for key, status in decision.statuses.items():
-            obj = copy.deepcopy(self.objects["AgentTask"][key])
-            previous = obj.get("status")
-            obj["status"] = (
-                scheduling.status_after_failed_create(
-                    next(d for d in decision.dispatches if d.key == key), "boom", 1, self.now
-                ).to_api()
-                if key in failed
-                else status.to_api()
-            )
-            if obj["status"] != previous:
-                self.put(obj)
-        for scope, plan_status in decision.plan_statuses.items():
-            obj = copy.deepcopy(self.objects["AgentPlan"][scope])
-            if obj.get("status") != plan_status.to_api():
-                obj["status"] = plan_status.to_api()
-                self.put(obj)
-        for key, refs in decision.owner_refs.items():
-            obj = copy.deepcopy(self.objects["AgentTask"][key])
-            obj["metadata"]["ownerReferences"] = refs
-            self.put(obj)
-        self.circuits.update(decision.circuits)
+        """One pass of the real dispatcher (gather, decide, actuate) against the fake."""
+        self.cluster.now_stamp = clock.format_time(self.now)
+        self.cluster.refuse_creates = (
+            kube.ApiError(403, "Forbidden", "boom") if fail_creates else None
+        )
+        try:
+            decision = asyncio.run(self.dispatcher.run_pass())
+        finally:
+            self.cluster.refuse_creates = None
         self.events.extend(decision.events)
         return decision
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_api import models, names
+from agent_api import attempt, models, names
 from agent_operator import jobs, store
 
 
@@ -50,8 +50,14 @@ def _build(task: dict[str, Any], profile: models.AgentProfileSpec | None = None)
             ),
             api_key=models.SecretKeyRef(name="key", key="K"),
             plan_name="myplan",
-            dependencies=[{"taskId": "T0", "title": "x", "summary": "s"}],
-            previous_failure={"reason": "ToolError", "summary": "boom"},
+            context=attempt.AttemptContext(
+                profile=attempt.ProfileContext(
+                    name="devops", model="m", system_prompt="", max_tokens=5, max_turns=6
+                ),
+                attempt=3,
+                previous_failure=attempt.PreviousFailure(reason="ToolError", summary="boom"),
+                dependencies=[attempt.DependencyResult(task_id="T0", title="x", summary="s")],
+            ),
             ttl_seconds=99,
             created_by="me",
         )

@@ -265,6 +265,7 @@ def test_a_missing_secret_blocks_with_its_name() -> None:
     assert ready_reason(world, "t") == "SecretMissing"
     assert "'key'" in (world.status("t").message or "")
     world.secrets_missing.clear()
+    world.advance(11)  # the gatherer looks a Secret up again after 10 s
     world.step()
     assert world.phase("t") == "Running"
 

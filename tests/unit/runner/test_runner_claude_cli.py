@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_api.failures import EXIT_CODES
 from agent_runner import cli
-from agent_runner.report import EXIT_CODES
 
 from .fakes import API_KEY, Remote, agent_task
 

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_api.models import TaskResult
+from agent_api.failures import EXIT_CODES
 from agent_runner import cli, pricing
-from agent_runner.report import EXIT_CODES, REPORT_LIMIT_BYTES
 
 from .fakes import (
     API_KEY,
@@ -41,48 +40,6 @@ UNITTEST_FAILING = (
     "import unittest\n\n\nclass T(unittest.TestCase):\n"
     "    def test_no(self):\n        self.assertTrue(False)\n"
 )
-
-
-class Run:
-    """One finished runner invocation."""
-
-    def __init__(self, code: int, report_path: Path, stdout: str) -> None:
-        self.code = code
-        self.raw = report_path.read_bytes()
-        self.report: dict[str, Any] = json.loads(self.raw)
-        self.stdout = stdout
-        # The operator's parser accepts it.
-        TaskResult.model_validate(self.report)
-        assert len(self.raw) <= REPORT_LIMIT_BYTES
-
-
-@pytest.fixture
-def runner_env(monkeypatch: pytest.MonkeyPatch, fake_api: FakeMessagesAPI) -> None:
-    for name in list(os.environ):
-        if name.startswith(("AGENT_", "ANTHROPIC_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
-    monkeypatch.setenv("GIT_TOKEN", GIT_TOKEN)
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setenv("AGENT_MAX_RETRY_WAIT_SECONDS", "2")
-
-
-@pytest.fixture
-def run(
-    tmp_path: Path, runner_env: None, git_identity: None, capsys: pytest.CaptureFixture[str]
-) -> Any:
-    def invoke(task: dict[str, Any] | str, *args: str) -> Run:
-        task_file = tmp_path / "task.json"
-        task_file.write_text(task if isinstance(task, str) else json.dumps(task))
-        report_path = tmp_path / "termination-log"
-        code = cli.main(
-            ["--task", str(task_file), "--workspace", str(tmp_path / "ws"),
-             "--report", str(report_path), *args]
-        )
-        return Run(code, report_path, capsys.readouterr().out)
-
-    return invoke
 
 
 def repo_task(remote: Remote, **kwargs: Any) -> dict[str, Any]:

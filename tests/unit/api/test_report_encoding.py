@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import json
 
+from agent_api.failures import EXIT_CODES, REASON_BY_EXIT_CODE
+from agent_api.failures import RETRIED as RETRYABLE_REASONS
 from agent_api.models import TaskResult
+from agent_api.report import REPORT_LIMIT_BYTES, Report, encode_report
 from agent_runner import failures
-from agent_runner.report import (
-    EXIT_CODES,
-    REASON_BY_EXIT_CODE,
-    REPORT_LIMIT_BYTES,
-    RETRYABLE_REASONS,
-    Report,
-    encode_report,
-)
 from hypothesis import given
 from hypothesis import strategies as st
 
 ALL_REASONS = [
-    "ConfigError", "RateLimited", "Overloaded", "Timeout", "MaxTurns", "AgentGaveUp",
-    "ToolError", "InternalError",
+    "ConfigError",
+    "RateLimited",
+    "Overloaded",
+    "Timeout",
+    "MaxTurns",
+    "AgentGaveUp",
+    "ToolError",
+    "InternalError",
 ]
 
 
 def test_exit_codes_are_the_agreed_ones() -> None:
     assert EXIT_CODES == {
-        "Succeeded": 0, "InternalError": 1, "ConfigError": 2, "RateLimited": 3,
-        "Overloaded": 4, "Timeout": 5, "MaxTurns": 6, "AgentGaveUp": 7, "ToolError": 8,
+        "Succeeded": 0,
+        "InternalError": 1,
+        "ConfigError": 2,
+        "RateLimited": 3,
+        "Overloaded": 4,
+        "Timeout": 5,
+        "MaxTurns": 6,
+        "AgentGaveUp": 7,
+        "ToolError": 8,
     }
     assert set(failures.Reason.__args__) == set(ALL_REASONS)  # type: ignore[attr-defined]
     assert REASON_BY_EXIT_CODE[3] == "RateLimited"
@@ -45,16 +53,30 @@ def test_a_report_knows_its_exit_code() -> None:
 
 def test_a_small_report_is_written_whole() -> None:
     report = Report(
-        status="succeeded", summary="did it", files_changed=("a.py",), tests_passed=True,
-        branch="agent/T1", commit="abc", input_tokens=10, output_tokens=5, cost_usd=0.01,
+        status="succeeded",
+        summary="did it",
+        files_changed=("a.py",),
+        tests_passed=True,
+        branch="agent/T1",
+        commit="abc",
+        input_tokens=10,
+        output_tokens=5,
+        cost_usd=0.01,
     )
 
     decoded = json.loads(encode_report(report))
 
     assert decoded == {
-        "status": "succeeded", "summary": "did it", "filesChanged": ["a.py"],
-        "testsPassed": True, "branch": "agent/T1", "commit": "abc", "inputTokens": 10,
-        "outputTokens": 5, "costUSD": 0.01, "reason": None,
+        "status": "succeeded",
+        "summary": "did it",
+        "filesChanged": ["a.py"],
+        "testsPassed": True,
+        "branch": "agent/T1",
+        "commit": "abc",
+        "inputTokens": 10,
+        "outputTokens": 5,
+        "costUSD": 0.01,
+        "reason": None,
     }
 
 
@@ -82,13 +104,25 @@ def test_many_files_are_cut_with_a_count_of_the_rest() -> None:
     tests=st.sampled_from([None, True, False]),
 )
 def test_any_report_fits_and_parses(
-    summary: str, files: list[str], branch: str | None, commit: str | None, tokens: int,
-    failed: str | None, tests: bool | None,
+    summary: str,
+    files: list[str],
+    branch: str | None,
+    commit: str | None,
+    tokens: int,
+    failed: str | None,
+    tests: bool | None,
 ) -> None:
     report = Report(
-        status="succeeded" if failed is None else "failed", summary=summary,
-        files_changed=tuple(files), tests_passed=tests, branch=branch, commit=commit,
-        input_tokens=tokens, output_tokens=tokens, cost_usd=tokens / 1e6, reason=failed,
+        status="succeeded" if failed is None else "failed",
+        summary=summary,
+        files_changed=tuple(files),
+        tests_passed=tests,
+        branch=branch,
+        commit=commit,
+        input_tokens=tokens,
+        output_tokens=tokens,
+        cost_usd=tokens / 1e6,
+        reason=failed,
     )
 
     encoded = encode_report(report)

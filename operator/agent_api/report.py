@@ -1,9 +1,10 @@
-"""The attempt's report: a small JSON document, and the process exit code that goes with it.
+"""The attempt's report: the JSON document the runner leaves in the pod's termination
+message, with the one encoder (the runner's) and the one parser (the operator's).
 
-The report is written to the container's termination-message path, which Kubernetes caps
-at 4096 bytes; the operator parses it into ``agent_api.models.TaskResult``. A report that
-is cut mid-way is worse than none, so fields are shortened until the whole document fits
-and the JSON itself is never truncated.
+Kubernetes caps a termination message at 4096 bytes. A report cut mid-way is worse than
+none, so the encoder shortens fields until the whole document fits and never truncates the
+JSON itself. The parser is lenient: a missing or malformed report never fails the operator,
+a bad field is dropped and the raw text becomes the summary.
 """
 
 from __future__ import annotations
@@ -12,70 +13,27 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-import annotated_types
-from agent_api import models
-
-from agent_runner import failures
+from agent_api import failures, limits, models
 
 REPORT_LIMIT_BYTES: Final = 4096  # Kubernetes' termination-message limit.
+NO_REPORT: Final = "no report: the agent wrote no termination message"
 
-EXIT_CODES: Final[dict[str, int]] = {
-    "Succeeded": 0,
-    failures.INTERNAL_ERROR: 1,
-    failures.CONFIG_ERROR: 2,
-    failures.RATE_LIMITED: 3,
-    failures.OVERLOADED: 4,
-    failures.TIMEOUT: 5,
-    failures.MAX_TURNS: 6,
-    failures.AGENT_GAVE_UP: 7,
-    failures.TOOL_ERROR: 8,
-}
-"""Exit code per outcome; the operator may read either the code or the report's reason."""
-
-REASON_BY_EXIT_CODE: Final[dict[int, str]] = {
-    code: reason for reason, code in EXIT_CODES.items() if code != 0
-}
-
-RETRYABLE_REASONS: Final[frozenset[str]] = frozenset(
-    {
-        failures.RATE_LIMITED,
-        failures.OVERLOADED,
-        failures.TIMEOUT,
-        failures.TOOL_ERROR,
-        failures.INTERNAL_ERROR,
-        failures.MAX_TURNS,
-        failures.AGENT_GAVE_UP,
-    }
-)
-"""Reasons a new attempt may fix. ConfigError never is: the same input fails the same way.
-MaxTurns and AgentGaveUp are worth a retry because the next prompt carries the failure."""
+# Caps of TaskResult, which the report is parsed into.
+MAX_SUMMARY_CHARS: Final = limits.max_length(models.TaskResult, "summary")
+MAX_FILES: Final = limits.max_length(models.TaskResult, "files_changed")
+MAX_BRANCH_CHARS: Final = limits.max_length(models.TaskResult, "branch")
+MAX_COMMIT_CHARS: Final = limits.max_length(models.TaskResult, "commit")
+MAX_REASON_CHARS: Final = limits.max_length(models.TaskResult, "reason")
+MAX_STATUS_CHARS: Final = limits.max_length(models.TaskResult, "status")
+MAX_PATH_CHARS: Final = 512  # a path in filesChanged (TaskResult sets no cap of its own)
+ELLIPSIS: Final = "…"
 
 Status = Literal["succeeded", "failed"]
 
 
-
-def _task_result_limit(field: str) -> int:
-    """A length cap of agent_api.models.TaskResult, which the operator parses the report
-    into: read from the model so that the two cannot drift apart."""
-    for constraint in models.TaskResult.model_fields[field].metadata:
-        if isinstance(constraint, annotated_types.MaxLen):
-            return int(constraint.max_length)
-    raise LookupError(f"TaskResult.{field} has no max_length")
-
-
-# Caps of TaskResult, applied before the size limit.
-MAX_SUMMARY_CHARS: Final = _task_result_limit("summary")
-MAX_FILES: Final = _task_result_limit("files_changed")
-MAX_BRANCH_CHARS: Final = _task_result_limit("branch")
-MAX_COMMIT_CHARS: Final = _task_result_limit("commit")
-MAX_REASON_CHARS: Final = _task_result_limit("reason")
-MAX_PATH_CHARS: Final = 512  # a path in filesChanged (TaskResult sets no cap of its own)
-ELLIPSIS: Final = "…"
-
-
 @dataclass(frozen=True)
 class Report:
-    """What one attempt did, in the operator's TaskResult vocabulary."""
+    """What one attempt did, in the TaskResult vocabulary."""
 
     status: Status
     summary: str = ""
@@ -86,13 +44,13 @@ class Report:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    reason: str | None = None  # None on success, else a failures.Reason
+    reason: str | None = None  # None on success, else a failures reason
 
     @property
     def exit_code(self) -> int:
         if self.status == "succeeded":
             return 0
-        return EXIT_CODES.get(self.reason or failures.INTERNAL_ERROR, 1)
+        return failures.EXIT_CODES.get(self.reason or failures.INTERNAL_ERROR, 1)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +65,9 @@ class Report:
             "costUSD": self.cost_usd,
             "reason": self.reason,
         }
+
+
+# --------------------------------------------------------------------------- encoding
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -196,3 +157,59 @@ def encode_report(report: Report, limit: int = REPORT_LIMIT_BYTES) -> bytes:
     if len(encoded) > limit:  # only reachable with absurdly small limits
         raise ValueError(f"a report cannot fit in {limit} bytes")
     return encoded
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_report(message: str | None) -> models.TaskResult:
+    """Turns a termination message into a TaskResult; never raises."""
+    if message is None or not message.strip():
+        return models.TaskResult(summary=NO_REPORT)
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return models.TaskResult(summary=message.strip()[:MAX_SUMMARY_CHARS])
+    if not isinstance(data, dict):
+        return models.TaskResult(summary=message.strip()[:MAX_SUMMARY_CHARS])
+    return _from_mapping(data, raw=message)
+
+
+_TEXT_FIELDS: Final = {
+    "status": ("status", MAX_STATUS_CHARS),
+    "summary": ("summary", MAX_SUMMARY_CHARS),
+    "branch": ("branch", MAX_BRANCH_CHARS),
+    "commit": ("commit", MAX_COMMIT_CHARS),
+    "reason": ("reason", MAX_REASON_CHARS),
+}
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _from_mapping(data: dict[str, Any], *, raw: str) -> models.TaskResult:
+    """Keeps each well-formed field; a bad field is dropped rather than failing the rest."""
+    fields: dict[str, Any] = {}
+    for key, (attr, limit) in _TEXT_FIELDS.items():
+        value = data.get(key)
+        if isinstance(value, str):
+            fields[attr] = value[:limit]
+    files = data.get("filesChanged")
+    if isinstance(files, list):
+        fields["files_changed"] = [str(f)[:MAX_PATH_CHARS] for f in files[:MAX_FILES]]
+    tests = data.get("testsPassed")
+    if isinstance(tests, bool):
+        fields["tests_passed"] = tests
+    for key, attr in (("inputTokens", "input_tokens"), ("outputTokens", "output_tokens")):
+        count = _count(data.get(key))
+        if count is not None:
+            fields[attr] = count
+    cost = data.get("costUSD")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+        fields["cost_usd"] = float(cost)
+    if "summary" not in fields:
+        fields["summary"] = raw.strip()[:MAX_SUMMARY_CHARS]
+    return models.TaskResult(**fields)

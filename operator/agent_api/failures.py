@@ -1,0 +1,84 @@
+"""Why an attempt ended: one closed vocabulary shared by the runner and the operator.
+
+The runner ends every attempt with one of the runner reasons, in its report and as its
+process exit code; the operator adds the reasons only the cluster can tell (the Job's
+deadline, a deleted Job or pod). Whether a failed attempt is tried again is decided from
+the reason alone, here.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# --- reported by the runner (report `reason` and exit code)
+SUCCEEDED: Final = "Succeeded"
+CONFIG_ERROR: Final = "ConfigError"
+RATE_LIMITED: Final = "RateLimited"
+OVERLOADED: Final = "Overloaded"
+TIMEOUT: Final = "Timeout"
+MAX_TURNS: Final = "MaxTurns"
+AGENT_GAVE_UP: Final = "AgentGaveUp"
+TOOL_ERROR: Final = "ToolError"
+INTERNAL_ERROR: Final = "InternalError"
+
+RunnerReason = Literal[
+    "ConfigError",
+    "RateLimited",
+    "Overloaded",
+    "Timeout",
+    "MaxTurns",
+    "AgentGaveUp",
+    "ToolError",
+    "InternalError",
+]
+
+EXIT_CODES: Final[dict[str, int]] = {
+    SUCCEEDED: 0,
+    INTERNAL_ERROR: 1,
+    CONFIG_ERROR: 2,
+    RATE_LIMITED: 3,
+    OVERLOADED: 4,
+    TIMEOUT: 5,
+    MAX_TURNS: 6,
+    AGENT_GAVE_UP: 7,
+    TOOL_ERROR: 8,
+}
+"""The runner's exit code per outcome; the operator reads the code first, then the report."""
+
+REASON_BY_EXIT_CODE: Final[dict[int, str]] = {
+    code: reason for reason, code in EXIT_CODES.items() if code != 0
+}
+
+# --- recorded by the operator from what the cluster says
+DEADLINE_EXCEEDED: Final = "DeadlineExceeded"  # the Job's activeDeadlineSeconds passed
+JOB_DELETED: Final = "JobDeleted"  # the Job vanished before the attempt finished
+POD_DELETED: Final = "PodDeleted"  # the Job failed with no pod left to read
+JOB_FAILED: Final = "JobFailed"  # the Job failed and nothing says why
+
+RETRIED: Final[frozenset[str]] = frozenset(
+    {
+        RATE_LIMITED,
+        OVERLOADED,
+        TIMEOUT,
+        TOOL_ERROR,
+        INTERNAL_ERROR,
+        MAX_TURNS,
+        AGENT_GAVE_UP,
+    }
+)
+"""Runner reasons a new attempt may fix. MaxTurns and AgentGaveUp are worth a retry
+because the next prompt carries the failure."""
+
+NOT_RETRIED: Final[frozenset[str]] = frozenset({CONFIG_ERROR})
+"""Reasons a retry cannot fix: the same input fails the same way, so the task fails at once.
+Reasons the operator records (and unknown ones) are retried."""
+
+
+def is_retried(reason: str | None) -> bool:
+    """Whether a failed attempt with this reason may be tried again (within maxRetries)."""
+    return reason not in NOT_RETRIED
+
+
+def reason_for_exit_code(code: int) -> str | None:
+    """The runner reason an exit code stands for; None for 0 and for unknown codes."""
+    return REASON_BY_EXIT_CODE.get(code)

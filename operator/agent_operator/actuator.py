@@ -1,0 +1,162 @@
+"""Carrying out a decision: deleting and creating Jobs, writing statuses and
+ownerReferences, queueing Events. Only what changed is written.
+
+A Job the API server refuses leaves the task queued with the API's answer (the status
+`scheduling.status_after_refused_create` computes, against the generation the pass read) and
+asks for another pass at the time `decide` set. A Job that already exists is adopted when it
+belongs to the same task (another pass or replica created it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from agent_api import models
+
+from agent_operator import api, bounded, eventing, jobs, kube, metrics, patches, scheduling
+from agent_operator import store as store_module
+
+logger = logging.getLogger(__name__)
+
+LARGE_PASS = 1000  # statuses written; after such a pass freed memory goes back to the OS
+
+
+class Actuator:
+    """Writes one decision to the cluster and keeps the cache in step with the answers."""
+
+    def __init__(
+        self,
+        *,
+        client: api.ClusterApi,
+        store: store_module.Store,
+        events: eventing.EventPoster,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._events = events
+
+    async def apply(
+        self,
+        snapshot: scheduling.Snapshot,
+        decision: scheduling.Decision,
+        now: datetime.datetime,
+        *,
+        still_leading: Callable[[], bool] = lambda: True,
+    ) -> datetime.datetime | None:
+        """Carries out the decision; returns when a refused create wants another pass.
+        `still_leading` is asked before each batch of writes: a replica that lost the lead
+        mid-pass writes nothing more."""
+        if not still_leading():
+            return None
+        await bounded.gather(self._cancel(c) for c in decision.cancels)
+        if not still_leading():
+            return None
+        created = await bounded.gather(self._create(d, now) for d in decision.dispatches)
+        refused = {d.key for d, ok in created if not ok}
+        retry_at = min((d.retry_at for d, ok in created if not ok), default=None)
+        if not still_leading():
+            return retry_at
+        await bounded.gather(self._writes(snapshot, decision, refused))
+        self._events.post(decision.events, now)
+        if len(decision.statuses) > LARGE_PASS:
+            _return_freed_memory()
+        return retry_at
+
+    def _writes(
+        self,
+        snapshot: scheduling.Snapshot,
+        decision: scheduling.Decision,
+        refused: set[scheduling.TaskKey],
+    ) -> Iterator[Awaitable[None]]:
+        entries = {e.key: e for e in snapshot.tasks}
+        for key, status in decision.statuses.items():  # only the changed ones
+            if key not in refused:
+                old = entries[key].task.status.to_api()
+                yield self._write_status("AgentTask", key, old, status)
+        for scope, plan_status in decision.plan_statuses.items():
+            raw_plan = snapshot.plans[scope].raw
+            yield self._write_status("AgentPlan", scope, raw_plan.get("status") or {}, plan_status)
+        for key, refs in decision.owner_refs.items():
+            yield self._write_owner_refs(key, refs, entries[key].task.metadata.uid or "")
+
+    async def _cancel(self, cancel: scheduling.Cancel) -> None:
+        logger.info("deleting Job %s/%s: %s", cancel.namespace, cancel.job, cancel.reason)
+        await self._client.delete_job(cancel.namespace, cancel.job)
+
+    async def _create(
+        self, dispatch: scheduling.Dispatch, now: datetime.datetime
+    ) -> tuple[scheduling.Dispatch, bool]:
+        try:
+            raw = await self._client.create_job(dispatch.job)
+        except kube.ApiError as error:
+            if error.status == 409 and await self._adopt(dispatch):
+                return dispatch, True
+            message = (
+                f"a Job named {dispatch.job_name} already exists and belongs to another object"
+                if error.status == 409
+                else f"{error.status} {error.reason}: {error.message}"
+            )
+            logger.warning(
+                "could not create Job %s/%s: %s", dispatch.namespace, dispatch.job_name, message
+            )
+            status = scheduling.status_after_refused_create(dispatch, message, now)
+            await self._write_status(
+                "AgentTask", dispatch.key, dispatch.status_before.to_api(), status
+            )
+            return dispatch, False
+        self._store.apply("Job", "ADDED", raw)
+        if dispatch.latency_seconds is not None:
+            metrics.DISPATCH_LATENCY.labels(dispatch.scope[0]).observe(
+                max(0.0, dispatch.latency_seconds)
+            )
+        return dispatch, True
+
+    async def _adopt(self, dispatch: scheduling.Dispatch) -> bool:
+        """True when the existing Job is this task's (made by another pass or replica)."""
+        existing = await self._client.get_job(dispatch.namespace, dispatch.job_name)
+        view = jobs.view(existing) if existing else None
+        if existing is None or view is None or view.owner_uid != dispatch.task_uid:
+            return False
+        self._store.apply("Job", "MODIFIED", existing)
+        return True
+
+    async def _write_status(
+        self,
+        kind: str,
+        key: tuple[str, Any],
+        old: dict[str, Any],
+        new: models.AgentTaskStatus | models.AgentPlanStatus,
+    ) -> None:
+        patch = patches.merge_patch(old, new.to_api())
+        if not patch:
+            return
+        try:
+            raw = await self._client.patch_status(kind, key[0], str(key[1]), patch)
+        except kube.ApiError as error:
+            if error.status == 404:
+                return  # deleted meanwhile
+            logger.warning("could not write the status of %s %s/%s: %s", kind, *key, error)
+            return
+        self._store.apply(kind, "MODIFIED", raw)
+
+    async def _write_owner_refs(
+        self, key: tuple[str, str], refs: list[dict[str, Any]], uid: str
+    ) -> None:
+        try:
+            raw = await self._client.patch_owner_references("AgentTask", key[0], key[1], refs, uid)
+        except kube.ApiError as error:
+            if error.status not in (404, 409):
+                logger.warning("could not set the plan as owner of task %s/%s: %s", *key, error)
+            return
+        self._store.apply("AgentTask", "MODIFIED", raw)
+
+
+def _return_freed_memory() -> None:
+    """Hands memory freed after a large pass back to the OS (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

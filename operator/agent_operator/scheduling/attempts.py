@@ -1,0 +1,232 @@
+"""Attempts: bringing a task's attempt records in line with its Jobs, recording how an
+attempt ended, and the retry policy that follows a failure."""
+
+from __future__ import annotations
+
+import datetime
+
+from agent_api import failures, models, report
+
+from agent_operator import backoff, clock, conditions, jobs, results
+from agent_operator.scheduling import reasons
+from agent_operator.scheduling.decisions import Cancel, Decision, FinishedAttempt
+from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress
+from agent_operator.scheduling.snapshot import Snapshot, running_record
+
+
+def reconcile(
+    task: TaskProgress, snapshot: Snapshot, decision: Decision, now: datetime.datetime
+) -> None:
+    """Adopts Jobs whose creation was not recorded, ends attempts whose Job finished or
+    vanished, cancels attempts of suspended or done tasks, and deletes stray Jobs."""
+    _adopt_unrecorded_jobs(task, now)
+    record = running_record(task.status)
+    if record is not None:
+        _follow_running_attempt(task, record, snapshot, decision, now)
+    current = task.status.current_job if task.running else None
+    for other in task.jobs:
+        if (
+            other.active
+            and other.name != current
+            and not any(
+                c.job == other.name and c.namespace == other.namespace for c in decision.cancels
+            )
+        ):
+            decision.cancels.append(
+                Cancel(task.namespace, other.name, "not the task's current attempt")
+            )
+    if task.running:
+        task.status.phase = "Running"
+
+
+def _adopt_unrecorded_jobs(task: TaskProgress, now: datetime.datetime) -> None:
+    """A Job created by a pass whose status write never landed becomes the current attempt."""
+    status = task.status
+    known = max((r.number for r in status.history), default=0)
+    for found in sorted(task.jobs, key=lambda j: j.attempt):
+        if found.attempt > known and not found.deleting:
+            started = clock.format_time(found.created or now)
+            status.history.append(
+                models.AttemptRecord(number=found.attempt, job=found.name, start_time=started)
+            )
+            status.attempts += 1
+            status.current_job = found.name
+            status.agent_profile = found.profile or status.agent_profile
+            status.start_time = status.start_time or started
+            known = found.attempt
+    del status.history[:-HISTORY_LIMIT]
+
+
+def _follow_running_attempt(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    snapshot: Snapshot,
+    decision: Decision,
+    now: datetime.datetime,
+) -> None:
+    job: jobs.JobView | None = next((j for j in task.jobs if j.name == record.job), None)
+    stop = task.spec.suspend or task.spec.done
+    if job is None or (job.deleting and job.finished is None):
+        if job is None and (task.namespace, record.job) not in snapshot.missing_jobs:
+            task.running = True  # the cache may be behind; confirmed next pass
+        elif stop:
+            finish(task, record, "Cancelled", cancel_reason(task), None, None, decision, now)
+        else:
+            summary = f"Job {record.job} was deleted before the attempt finished"
+            result = models.TaskResult(summary=summary, reason=failures.JOB_DELETED)
+            finish(task, record, "Failed", failures.JOB_DELETED, result, None, decision, now)
+        return
+    if job.finished is None:
+        if stop:
+            decision.cancels.append(Cancel(task.namespace, job.name, cancel_reason(task)))
+            finish(task, record, "Cancelled", cancel_reason(task), None, None, decision, now)
+        else:
+            task.running = True
+        return
+    report_key = (job.namespace, job.name)
+    if report_key not in snapshot.reports:
+        task.running = True  # its pod is read before the next pass
+        return
+    pod = snapshot.reports[report_key]
+    result = report.parse_report(pod.message if pod else None)
+    if job.finished == "Complete":
+        finish(task, record, "Succeeded", None, result, job.completed, decision, now)
+        return
+    if job.failure_reason == failures.DEADLINE_EXCEEDED:
+        reason = failures.DEADLINE_EXCEEDED
+        if result.summary == report.NO_REPORT:
+            result.summary = (
+                f"the attempt exceeded its timeout of {task.spec.timeout_seconds}s "
+                "(spec.timeoutSeconds)"
+            )
+    elif pod is None:
+        reason = failures.POD_DELETED  # no pod left while its Job exists: deleted under it
+    else:
+        reason = results.failure_reason(pod, result)
+    result.reason = reason
+    finish(task, record, "Failed", reason, result, job.completed, decision, now)
+
+
+def cancel_reason(task: TaskProgress) -> str:
+    return reasons.CANCELLED_MARKED_DONE if task.spec.done else reasons.CANCELLED_SUSPENDED
+
+
+def max_retries(task: TaskProgress) -> int:
+    """The task's own maxRetries, else its plan's."""
+    if task.spec.max_retries is not None:
+        return task.spec.max_retries
+    return task.plan_spec.retry.max_retries
+
+
+def finish(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    outcome: str,
+    reason: str | None,
+    result: models.TaskResult | None,
+    completed: datetime.datetime | None,
+    decision: Decision,
+    now: datetime.datetime,
+) -> None:
+    """Records the end of the running attempt and what follows from it."""
+    status = task.status
+    finished_at = completed or now
+    record = record.model_copy(
+        update={
+            "outcome": outcome,
+            "completion_time": clock.format_time(finished_at),
+            "reason": reason,
+        }
+    )
+    status.history[-1] = record  # the running record is always the newest
+    status.current_job = None
+    status.queued_time = None
+    started = clock.parse_time(record.start_time)
+    duration = (finished_at - started).total_seconds() if started else None
+    retried = False
+    if outcome == "Succeeded":
+        _succeeded(task, record, result, finished_at, now)
+    elif outcome == "Failed":
+        retried = _failed(task, record, reason, result, finished_at, decision, now)
+    else:
+        status.phase = None  # settled again (suspended or done)
+    decision.finished.append(
+        FinishedAttempt(
+            scope=task.scope,
+            profile=status.agent_profile or "",
+            outcome=outcome,
+            reason=reason,
+            duration_seconds=duration,
+            retried=retried,
+            input_tokens=result.input_tokens if result else 0,
+            output_tokens=result.output_tokens if result else 0,
+            cost_usd=result.cost_usd if result else 0.0,
+        )
+    )
+    task.running = False
+
+
+def _succeeded(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    result: models.TaskResult | None,
+    finished_at: datetime.datetime,
+    now: datetime.datetime,
+) -> None:
+    status = task.status
+    status.result = result
+    status.phase = "Succeeded"
+    status.completion_time = clock.format_time(finished_at)
+    status.next_attempt_time = None
+    status.message = (
+        f"attempt {record.number} succeeded: {(result.summary if result else '')[:300]}"
+    )
+    task.set_condition(conditions.SUCCEEDED, "True", reasons.ATTEMPT_SUCCEEDED, status.message, now)
+
+
+def _failed(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    reason: str | None,
+    result: models.TaskResult | None,
+    finished_at: datetime.datetime,
+    decision: Decision,
+    now: datetime.datetime,
+) -> bool:
+    """Fails the task or schedules its retry; True when it will be retried."""
+    status = task.status
+    status.failed_attempts += 1
+    status.result = result
+    allowed = max_retries(task)
+    if not failures.is_retried(reason) or status.failed_attempts > allowed:
+        why = (
+            f"attempt {record.number} failed with {reason}, which a retry cannot fix"
+            if not failures.is_retried(reason)
+            else f"attempt {record.number} failed ({reason}); all {allowed} retries used"
+        )
+        if result and result.summary:
+            why = f"{why}: {result.summary[:300]}"
+        status.phase = "Failed"
+        status.completion_time = clock.format_time(finished_at)
+        status.next_attempt_time = None
+        status.message = why
+        task.set_condition(conditions.SUCCEEDED, "False", reason or "Failed", why, now)
+        return False
+    delay = backoff.retry_delay_seconds(
+        failed_attempts=status.failed_attempts,
+        base_seconds=task.plan_spec.retry.backoff_base_seconds,
+        cap_seconds=task.plan_spec.retry.backoff_cap_seconds,
+    )
+    due = now + datetime.timedelta(seconds=delay)
+    status.next_attempt_time = clock.format_time(due)
+    status.phase = "Retrying"
+    status.message = f"attempt {record.number} failed ({reason}); retry in {delay:g}s"
+    decision.wake_at(due)
+    return True
+
+
+def last_failure_reason(status: models.AgentTaskStatus) -> str:
+    for record in reversed(status.history):
+        if record.outcome == "Failed":
+            return record.reason or "Failed"
+    return "Failed"

@@ -1,0 +1,167 @@
+"""Readiness: whether a task may run now, as a chain of small pure checks.
+
+Each check looks at one thing (suspended, plan paused, cycle, dependencies, gates, profile,
+secrets) and returns a `Block` with a reason constant, a message saying what to do, and the
+IDs or gates that hold the task; the first block wins. `required_secrets` is the one rule
+for which Secret keys a task's Jobs reference: the gatherer fetches exactly those, and the
+secrets check reads exactly those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Mapping
+
+from agent_api import models
+
+from agent_operator import routing
+from agent_operator.scheduling import reasons
+from agent_operator.scheduling.progress import DependencyScope, TaskProgress
+
+SECRET_RECHECK = datetime.timedelta(seconds=10)  # a missing Secret is looked up again
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """Why a task may not run now."""
+
+    reason: str
+    message: str
+    blocked_by: list[str] = dataclasses.field(default_factory=list)
+    recheck_after: datetime.timedelta | None = None  # ask for a pass this soon
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the checks read besides the task itself."""
+
+    members: Mapping[DependencyScope, Mapping[str, TaskProgress]]  # task ID -> task, per scope
+    cycles: Mapping[DependencyScope, Mapping[str, tuple[str, ...]]]  # task ID -> its cycle
+    secrets: Mapping[tuple[str, str, str], str | None]  # (ns, Secret, key) -> problem or None
+    default_plan: str = "default"  # whose settings tasks without a plan take
+
+
+Check = Callable[[TaskProgress, routing.Route, Inputs], Block | None]
+
+
+def required_secrets(
+    namespace: str, spec: models.AgentTaskSpec, plan_spec: models.AgentPlanSpec
+) -> list[tuple[str, str, str]]:
+    """The (namespace, Secret, key) references the task's Jobs would carry."""
+    needed = [(namespace, plan_spec.api_key_secret.name, plan_spec.api_key_secret.key)]
+    if spec.repository and spec.repository.credentials_secret:
+        cred = spec.repository.credentials_secret
+        needed.append((namespace, cred.name, cred.key))
+    return needed
+
+
+def suspended(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if task.spec.suspend:
+        return Block(reasons.SUSPENDED, "suspended (spec.suspend); set it to false to run")
+    return None
+
+
+def plan_paused(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if task.plan_spec.paused:
+        name = task.spec.plan or inputs.default_plan
+        return Block(reasons.PLAN_PAUSED, f"plan {name!r} is paused (spec.paused)")
+    return None
+
+
+def on_cycle(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    cycle = inputs.cycles.get(task.dependency_scope, {}).get(task.spec.task_id)
+    if cycle is None:
+        return None
+    return Block(
+        reasons.CYCLE,
+        f"on a dependency cycle: {' -> '.join(cycle)}; remove one of these dependencies",
+        [d for d in task.spec.depends_on if d in cycle],
+    )
+
+
+def dependencies(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    members = inputs.members.get(task.dependency_scope, {})
+    missing, failed, waiting = [], [], []
+    for dep in task.spec.depends_on:
+        other = members.get(dep)
+        if other is None:
+            missing.append(dep)
+        elif other.succeeded:
+            continue
+        elif other.failed:
+            failed.append(dep)
+        else:
+            waiting.append(dep)
+    if failed:
+        return Block(
+            reasons.DEPENDENCY_FAILED,
+            f"dependency {', '.join(failed)} failed; rerun it or mark it done",
+            failed + missing + waiting,
+        )
+    if missing:
+        where = f"plan {task.spec.plan!r}" if task.spec.plan else f"namespace {task.namespace!r}"
+        return Block(
+            reasons.DEPENDENCY_MISSING,
+            f"dependency {', '.join(missing)} does not exist in {where}; "
+            "add the task or remove it from dependsOn",
+            missing + waiting,
+        )
+    if waiting:
+        return Block(reasons.WAITING_FOR_DEPENDENCIES, f"waiting for {', '.join(waiting)}", waiting)
+    return None
+
+
+def gates(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if task.spec.gates:
+        return Block(
+            reasons.GATED, f"gated by: {'; '.join(task.spec.gates)}", list(task.spec.gates)
+        )
+    return None
+
+
+def profile(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if route.spec is None:
+        return Block(
+            reasons.PROFILE_NOT_FOUND,
+            f"AgentProfile {route.profile_name!r} (spec.agentProfile) does not exist in "
+            f"namespace {task.namespace!r}: create it or change spec.agentProfile",
+        )
+    return None
+
+
+def secrets(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    for key in required_secrets(task.namespace, task.spec, task.plan_spec):
+        problem = inputs.secrets.get(key)
+        if problem:
+            return Block(reasons.SECRET_MISSING, problem, recheck_after=SECRET_RECHECK)
+    return None
+
+
+CHECKS: tuple[Check, ...] = (
+    suspended,
+    plan_paused,
+    on_cycle,
+    dependencies,
+    gates,
+    profile,
+    secrets,
+)
+"""In order: the first block is the one the task shows."""
+
+
+def first_block(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    """The first check that holds the task back, or None when it may run."""
+    for check in CHECKS:
+        block = check(task, route, inputs)
+        if block is not None:
+            return block
+    return None
+
+
+def show_block(task: TaskProgress, block: Block, now: datetime.datetime) -> None:
+    """Records a block in the task's status: phase Blocked and Ready=False."""
+    task.status.blocked_by = list(block.blocked_by)
+    task.status.queued_time = None
+    task.set_phase("Blocked", block.message)
+    task.not_ready(block.reason, block.message, now)

@@ -1,0 +1,47 @@
+"""The reasons of task conditions, one constant and one wording each.
+
+`Ready=False` reasons say why a task waits (the readiness checks); `Ready=True` reasons say
+what a ready task waits for; `Succeeded` and `Routed` reasons say how a run or the routing
+ended. docs/troubleshooting.md says what a person does about each.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Ready=False: something holds the task back (readiness checks, in this order)
+SUSPENDED: Final = "Suspended"
+PLAN_PAUSED: Final = "PlanPaused"
+CYCLE: Final = "Cycle"
+DEPENDENCY_FAILED: Final = "DependencyFailed"
+DEPENDENCY_MISSING: Final = "DependencyMissing"
+WAITING_FOR_DEPENDENCIES: Final = "WaitingForDependencies"
+GATED: Final = "Gated"
+PROFILE_NOT_FOUND: Final = "ProfileNotFound"
+SECRET_MISSING: Final = "SecretMissing"
+CIRCUIT_OPEN: Final = "CircuitOpen"
+MARKED_DONE: Final = "MarkedDone"
+
+# Blocks a person must resolve: their transition Event is a Warning.
+NEEDS_A_PERSON: Final = frozenset(
+    {DEPENDENCY_MISSING, DEPENDENCY_FAILED, CYCLE, PROFILE_NOT_FOUND, SECRET_MISSING}
+)
+
+# --- Ready=True: ready, and what it waits for
+DEPENDENCIES_MET: Final = "DependenciesMet"
+JOB_CREATE_FAILED: Final = "JobCreateFailed"
+
+# --- Succeeded
+ATTEMPT_SUCCEEDED: Final = "AttemptSucceeded"
+RUNNING: Final = "Running"
+NEW_RUN: Final = "NewRun"
+
+# --- Routed
+RULE_MATCHED: Final = "RuleMatched"
+SPEC_AGENT_PROFILE: Final = "SpecAgentProfile"
+FALLBACK: Final = "Fallback"
+BUILTIN_FALLBACK: Final = "BuiltinFallback"
+
+# --- why a running attempt was cancelled (the attempt record's reason)
+CANCELLED_SUSPENDED: Final = SUSPENDED
+CANCELLED_MARKED_DONE: Final = MARKED_DONE

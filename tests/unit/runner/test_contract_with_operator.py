@@ -1,0 +1,87 @@
+"""The contract between the operator and the runner, end to end in one process.
+
+The task input is the one the operator's Job builder writes (AGENT_TASK_JSON, encoded by
+agent_api.attempt); the runner runs for real against the fake Messages API; its report and
+exit code go through the operator's own reading (agent_api.report.parse_report and
+agent_operator.results.failure_reason). Nothing is copied between the two sides.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agent_api import attempt, failures, models
+from agent_api import report as reports
+from agent_operator import jobs, results
+
+from .conftest import Run
+from .fakes import FakeMessagesAPI, Reply, agent_task, api_error, report_call
+
+
+def _operator_input(task: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The AGENT_TASK_JSON the operator would give this task's third attempt, and the
+    plain env values it sets."""
+    task = {**task, "metadata": {**task["metadata"], "uid": "uid-1", "namespace": "ns"}}
+    job = jobs.build(
+        jobs.JobInputs(
+            task=task,
+            attempt=3,
+            profile_name="backend-developer",
+            profile=models.AgentProfileSpec(model="claude-sonnet-4-6", max_turns=7),
+            api_key=models.SecretKeyRef(name="key", key="K"),
+            plan_name="",
+            context=attempt.AttemptContext(
+                profile=attempt.ProfileContext(name="backend-developer", max_turns=7),
+                attempt=3,
+                previous_failure=attempt.PreviousFailure(reason="ToolError", summary="tests red"),
+                dependencies=[
+                    attempt.DependencyResult(task_id="T000.001", title="API", summary="added /v1")
+                ],
+            ),
+            ttl_seconds=60,
+            created_by="test",
+        )
+    )
+    env = {
+        e["name"]: e.get("value", "")
+        for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    return env[attempt.ENV_TASK_JSON], env
+
+
+def _operator_reads(run: Run) -> tuple[models.TaskResult, str | None]:
+    message = run.raw.decode()
+    result = reports.parse_report(message)
+    if run.code == 0:
+        return result, None
+    return result, results.failure_reason(results.PodReport(run.code, message), result)
+
+
+def test_a_successful_attempt_reads_back_field_for_field(
+    run: Any, fake_api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    payload, _ = _operator_input(agent_task())
+    fake_api.reply(report_call("Did the work."))
+    done = run(payload)
+    assert done.code == 0, done.stdout
+    result, reason = _operator_reads(done)
+    assert reason is None
+    assert result.status == "succeeded" and result.summary == "Did the work."
+    assert result.input_tokens == done.report["inputTokens"] > 0
+    assert result.output_tokens == done.report["outputTokens"] > 0
+    assert result.cost_usd == done.report["costUSD"] > 0
+    # The runner read the operator's context: the dependency and the previous failure.
+    prompt = json.dumps(fake_api.requests[0])
+    assert "added /v1" in prompt and "tests red" in prompt
+
+
+def test_a_config_error_is_read_as_one_and_not_retried(run: Any, fake_api: FakeMessagesAPI) -> None:
+    payload, _ = _operator_input(agent_task())
+    fake_api.then = Reply(api_error("authentication_error", "invalid x-api-key"), 401)
+    failed = run(payload)
+    result, reason = _operator_reads(failed)
+    assert failed.code == failures.EXIT_CODES[failures.CONFIG_ERROR]
+    assert reason == failures.CONFIG_ERROR == result.reason
+    assert not failures.is_retried(reason)
