@@ -22,9 +22,7 @@ from typing import Any
 from agent_api import report
 
 from agent_runner import (
-    claude_cli,
     failures,
-    loop,
     pricing,
     prompt,
     settings,
@@ -32,6 +30,8 @@ from agent_runner import (
     tools,
     workspace,
 )
+from agent_runner.backends import claude_cli
+from agent_runner.backends import messages_api as loop
 from agent_runner.redact import Redactor
 from agent_runner.transcript import Transcript
 

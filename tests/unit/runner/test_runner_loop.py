@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 from typing import Any
 
-from agent_runner import loop
+from agent_runner.backends import messages_api as loop
 
 
 def test_retry_after_forms() -> None:

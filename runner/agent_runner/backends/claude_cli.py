@@ -19,7 +19,7 @@ from typing import Any, Final
 from agent_api import attempt
 
 from agent_runner import failures, tools
-from agent_runner.loop import Usage
+from agent_runner.backends.messages_api import Usage
 from agent_runner.settings import Settings
 from agent_runner.transcript import Transcript
 
