@@ -69,7 +69,6 @@ class Dispatcher:
         )
         self.events = eventing.EventPoster(client)
         self.actuator = actuator.Actuator(client=client, store=store, events=self.events)
-        self.passes = 0
 
     def wake(self) -> None:
         """Asks for a pass soon (called by the watch handlers)."""
@@ -140,7 +139,6 @@ class Dispatcher:
         self.gatherer.remember_circuits(decision.circuits)
         recording.record_pass(decision)
         metrics.PASS_SECONDS.observe(time.perf_counter() - started)
-        self.passes += 1
         return decision
 
 

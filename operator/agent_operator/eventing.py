@@ -61,11 +61,6 @@ class EventPoster:
         """Posts queued Events until cancelled."""
         await asyncio.gather(*(self._post_forever() for _ in range(POSTERS)))
 
-    async def drain(self) -> None:
-        """Posts what is queued now (for tests and a clean stop)."""
-        while not self._queue.empty():
-            await self._post(self._queue.get_nowait())
-
     async def _post_forever(self) -> None:
         while True:
             await self._post(await self._queue.get())

@@ -54,10 +54,6 @@ class LeadershipGate:
         self._grace_wake: asyncio.TimerHandle | None = None
         self.term = 0  # counts the times this replica gained the lead
 
-    @property
-    def standalone(self) -> bool:
-        return self._elector is None
-
     def leading(self) -> bool:
         """True while this replica holds the Lease, past the grace, and its last renewal is
         still within the Lease's duration."""

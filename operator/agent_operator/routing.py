@@ -35,15 +35,6 @@ def _compile(rule: str) -> re.Pattern[str] | None:
         return None
 
 
-def rule_error(rule: str) -> str | None:
-    """Why a rule does not compile, or None when it does."""
-    try:
-        re.compile(rule, re.IGNORECASE)
-    except re.error as error:
-        return str(error)
-    return None
-
-
 def ordered(profiles: Iterable[models.AgentProfile]) -> list[models.AgentProfile]:
     """Profiles in rule evaluation order: spec.order, then name."""
     return sorted(profiles, key=lambda p: (p.spec.order, p.metadata.name or ""))

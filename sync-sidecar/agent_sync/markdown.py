@@ -20,16 +20,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from agent_api import limits, models
+
 from agent_sync.ids import IdPattern, is_valid_task_id
 
 Severity = Literal["error", "warning"]
 
-DEFAULT_PRIORITY = "P2"
-_PRIORITIES = frozenset({"P0", "P1", "P2", "P3"})
-_PRIORITY_DIGITS = frozenset({"0", "1", "2", "3"})
+DEFAULT_PRIORITY: str = models.DEFAULT_PRIORITY
+_PRIORITIES = frozenset(models.PRIORITIES)
+_PRIORITY_DIGITS = frozenset(p[1:] for p in models.PRIORITIES)
 _PRIORITY_OF = {digit: f"P{digit}" for digit in _PRIORITY_DIGITS}
-MAX_TITLE = 1024
-MAX_DESCRIPTION = 65536
+MAX_TITLE = limits.max_length(models.AgentTaskSpec, "title")
+MAX_DESCRIPTION = limits.max_length(models.AgentTaskSpec, "description")
 MAX_DEPENDENCIES = 256
 MAX_GATES = 64
 MAX_GATE = 1024
