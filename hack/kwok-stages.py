@@ -2,9 +2,13 @@
 the Stage CRD enabled (kwokctl --enable-crds Stage applies none by itself).
 
 They come from the kwok module in the Go module cache (the same files kwokctl embeds),
-with one change: pod-complete leaves alone pods annotated
+with two changes: pod-complete leaves alone pods annotated
 `sim.orchestration.coditect.ai/outcome`, so tests can give those pods Stages of
-their own (fail, run long, exceed the deadline) without racing the default.
+their own (fail, run long, exceed the deadline) without racing the default; and a pod
+being deleted first ends as a kubelet ends it (its containers terminated, phase Failed)
+before pod-delete removes it. kwok's pod-delete alone deletes at once, which a pod
+holding a finalizer survives without ever reaching a terminal phase, so the Job
+controller would wait for it forever.
 """
 
 from __future__ import annotations
@@ -26,6 +30,42 @@ FILES = (
 )
 
 
+TERMINATE = {
+    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+    "kind": "Stage",
+    "metadata": {"name": "pod-terminate"},
+    "spec": {
+        "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+        "selector": {
+            "matchExpressions": [
+                {"key": ".metadata.deletionTimestamp", "operator": "Exists"},
+                {"key": ".status.phase", "operator": "NotIn", "values": ["Succeeded", "Failed"]},
+            ]
+        },
+        "next": {
+            "statusTemplate": (
+                "{{ $now := Now }}\n"
+                "containerStatuses:\n"
+                "{{ range $index, $item := .spec.containers }}\n"
+                "- image: {{ $item.image | Quote }}\n"
+                "  name: {{ $item.name | Quote }}\n"
+                "  ready: false\n"
+                "  restartCount: 0\n"
+                "  started: false\n"
+                "  state:\n"
+                "    terminated:\n"
+                "      exitCode: 137\n"
+                "      finishedAt: {{ $now | Quote }}\n"
+                "      reason: Error\n"
+                "      startedAt: {{ $now | Quote }}\n"
+                "{{ end }}\n"
+                "phase: Failed\n"
+            )
+        },
+    },
+}
+
+
 def kwok_module(version: str) -> Path:
     info = subprocess.run(
         ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{version}"],
@@ -45,6 +85,11 @@ def main() -> int:
                     "key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]',
                     "operator": "DoesNotExist",
                 }
+            )
+        if stage["metadata"]["name"] == "pod-delete":
+            docs.append(TERMINATE)
+            stage["spec"]["selector"]["matchExpressions"].append(
+                {"key": ".status.phase", "operator": "In", "values": ["Succeeded", "Failed"]}
             )
         docs.append(stage)
     yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)

@@ -54,6 +54,22 @@ DEADLINE_EXCEEDED: Final = "DeadlineExceeded"  # the Job's activeDeadlineSeconds
 JOB_DELETED: Final = "JobDeleted"  # the Job vanished before the attempt finished
 POD_DELETED: Final = "PodDeleted"  # the Job failed with no pod left to read
 JOB_FAILED: Final = "JobFailed"  # the Job failed and nothing says why
+DISRUPTED: Final = "Disrupted"  # the cluster ended the pod (eviction, drain, preemption)
+OUT_OF_MEMORY: Final = "OutOfMemory"  # the agent container was OOM-killed
+# An attempt whose pod never started, ended after the profile's startTimeoutSeconds:
+IMAGE_PULL_FAILED: Final = "ImagePullFailed"  # ErrImagePull, ImagePullBackOff, bad name
+CONTAINER_CONFIG_ERROR: Final = "ContainerConfigError"  # e.g. a missing Secret key
+UNSCHEDULABLE: Final = "Unschedulable"  # no node fits (the scheduler's message)
+POD_CREATE_REFUSED: Final = "PodCreateRefused"  # quota or admission refused the pod
+START_TIMEOUT: Final = "StartTimeout"  # not started, and nothing says why
+
+NOT_STARTED: Final[frozenset[str]] = frozenset(
+    {IMAGE_PULL_FAILED, CONTAINER_CONFIG_ERROR, UNSCHEDULABLE, POD_CREATE_REFUSED, START_TIMEOUT}
+)
+"""Reasons of attempts whose pod never started."""
+
+NOT_THE_AGENTS: Final[frozenset[str]] = frozenset({DISRUPTED})
+"""Failures the cluster caused: counted neither against maxRetries nor by the breaker."""
 
 RETRIED: Final[frozenset[str]] = frozenset(
     {
@@ -69,9 +85,12 @@ RETRIED: Final[frozenset[str]] = frozenset(
 """Runner reasons a new attempt may fix. MaxTurns and AgentGaveUp are worth a retry
 because the next prompt carries the failure."""
 
-NOT_RETRIED: Final[frozenset[str]] = frozenset({CONFIG_ERROR})
-"""Reasons a retry cannot fix: the same input fails the same way, so the task fails at once.
-Reasons the operator records (and unknown ones) are retried."""
+NOT_RETRIED: Final[frozenset[str]] = frozenset(
+    {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED}
+)
+"""Reasons a retry cannot fix: the same input fails the same way, so the task fails at once
+until a person fixes the cause. Other reasons the operator records (and unknown ones) are
+retried."""
 
 
 def is_retried(reason: str | None) -> bool:

@@ -43,7 +43,14 @@ Phase = Literal[
     "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled"
 ]
 PHASES: tuple[Phase, ...] = (
-    "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled",
+    "Pending",
+    "Blocked",
+    "Queued",
+    "Running",
+    "Retrying",
+    "Succeeded",
+    "Failed",
+    "Cancelled",
 )
 ConditionStatus = Literal["True", "False", "Unknown"]
 CircuitState = Literal["Closed", "Open", "HalfOpen"]
@@ -97,9 +104,7 @@ class Condition(ApiModel):
         max_length=1024,
         description="A CamelCase, machine-readable reason for the last transition.",
     )
-    message: str = Field(
-        default="", max_length=32768, description="A human-readable explanation."
-    )
+    message: str = Field(default="", max_length=32768, description="A human-readable explanation.")
     last_transition_time: Timestamp | None = Field(
         default=None, description="When the status last changed."
     )
@@ -163,9 +168,7 @@ class AgentTaskSpec(ApiModel):
         description="The human task ID, e.g. T001.009; unique within a plan. Other tasks "
         "name it in their dependsOn.",
     )
-    title: str = Field(
-        min_length=1, max_length=1024, description="One-line summary of the work."
-    )
+    title: str = Field(min_length=1, max_length=1024, description="One-line summary of the work.")
     description: str = Field(
         default="",
         max_length=65536,
@@ -301,6 +304,12 @@ class AgentTaskStatus(ApiModel):
     failed_attempts: int = Field(
         default=0, ge=0, description="Attempts that failed; retries stop at maxRetries."
     )
+    disruptions: int = Field(
+        default=0,
+        ge=0,
+        description="Attempts the cluster ended (eviction, node drain, preemption). Not "
+        "counted against maxRetries nor by the circuit breaker; the task fails after 5.",
+    )
     current_job: str | None = Field(default=None, description="The running attempt's Job.")
     history: list[AttemptRecord] = Field(
         default_factory=list, max_length=20, description="The last attempts, newest last."
@@ -372,8 +381,7 @@ class AgentTask(Resource):
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Attempts", "type": "integer", "jsonPath": ".status.attempts"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-        {"name": "Blocked-By", "type": "string", "jsonPath": ".status.blockedBy",
-         "priority": 1},
+        {"name": "Blocked-By", "type": "string", "jsonPath": ".status.blockedBy", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     ]
 
@@ -412,8 +420,7 @@ class RetryPolicy(ApiModel):
             "x-kubernetes-validations": [
                 {
                     "rule": "self.backoffCapSeconds >= self.backoffBaseSeconds",
-                    "message": "retry.backoffCapSeconds must be at least "
-                    "retry.backoffBaseSeconds",
+                    "message": "retry.backoffCapSeconds must be at least retry.backoffBaseSeconds",
                 },
             ]
         }
@@ -571,8 +578,15 @@ class Toleration(ApiModel):
 
 # Environment variables the operator sets on every agent container itself.
 RESERVED_ENV = (
-    "AGENT_TASK_JSON", "AGENT_MODEL", "AGENT_MAX_TOKENS", "AGENT_MAX_TURNS",
-    "AGENT_TIMEOUT_SECONDS", "AGENT_NAME", "ANTHROPIC_API_KEY", "GIT_TOKEN", "HOME",
+    "AGENT_TASK_JSON",
+    "AGENT_MODEL",
+    "AGENT_MAX_TOKENS",
+    "AGENT_MAX_TURNS",
+    "AGENT_TIMEOUT_SECONDS",
+    "AGENT_NAME",
+    "ANTHROPIC_API_KEY",
+    "GIT_TOKEN",
+    "HOME",
 )
 
 
@@ -594,7 +608,9 @@ class EnvVar(ApiModel):
     )
 
     name: str = Field(
-        min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Variable name.",
     )
     value: str = Field(default="", max_length=32768, description="Its value.")
@@ -642,9 +658,7 @@ class AgentProfileSpec(ApiModel):
     max_tokens: int = Field(
         default=8000, ge=1, le=200000, description="Max output tokens per model turn."
     )
-    max_turns: int = Field(
-        default=50, ge=1, le=1000, description="Max model turns in one attempt."
-    )
+    max_turns: int = Field(default=50, ge=1, le=1000, description="Max model turns in one attempt.")
     max_concurrent: int | None = Field(
         default=None, ge=1, le=1000, description="Attempts of this profile running at once."
     )
@@ -655,6 +669,21 @@ class AgentProfileSpec(ApiModel):
         description="Container image of the agent runner.",
     )
     resources: Resources = Field(default_factory=Resources)
+    start_timeout_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="How long an attempt's pod may take to start (scheduling, image pull, "
+        "container creation) before the attempt is ended with the cause as its reason.",
+    )
+    retry_memory_factor: float | None = Field(
+        default=None,
+        ge=1.0,
+        le=4.0,
+        description="After an attempt ran out of memory (OutOfMemory), retry with the "
+        "memory request and limit multiplied by this factor (again for each such attempt "
+        "in a row). Unset: retry with the same memory.",
+    )
     env: list[EnvVar] = Field(
         default_factory=list,
         max_length=64,

@@ -62,6 +62,8 @@ class Actuator:
         if not still_leading():
             return retry_at
         await bounded.gather(self._writes(snapshot, decision, refused))
+        if still_leading():
+            await bounded.gather(self._release(r) for r in decision.releases)
         self._events.post(decision.events, now)
         if len(decision.statuses) > LARGE_PASS:
             _return_freed_memory()
@@ -83,6 +85,21 @@ class Actuator:
             yield self._write_status("AgentPlan", scope, raw_plan.get("status") or {}, plan_status)
         for key, refs in decision.owner_refs.items():
             yield self._write_owner_refs(key, refs, entries[key].task.metadata.uid or "")
+
+    async def _release(self, release: scheduling.Release) -> None:
+        """Takes the result finalizer off the attempt's pods, then off its Job."""
+        try:
+            for pod in await self._client.job_pods(release.namespace, release.job):
+                if jobs.RESULT_FINALIZER in (pod.get("metadata") or {}).get("finalizers", []):
+                    name = pod["metadata"]["name"]
+                    await self._client.remove_finalizer(
+                        "Pod", release.namespace, name, jobs.RESULT_FINALIZER
+                    )
+            await self._client.remove_finalizer(
+                "Job", release.namespace, release.job, jobs.RESULT_FINALIZER
+            )
+        except kube.ApiError as error:
+            logger.warning("could not release Job %s/%s: %s", release.namespace, release.job, error)
 
     async def _cancel(self, cancel: scheduling.Cancel) -> None:
         logger.info("deleting Job %s/%s: %s", cancel.namespace, cancel.job, cancel.reason)

@@ -37,6 +37,7 @@ class Gatherer:
     async def gather(self, snapshot: scheduling.Snapshot) -> None:
         await self._read_reports(snapshot)
         await self._confirm_jobs(snapshot)
+        await self._check_starts(snapshot)
         await self._check_secrets(snapshot)
         snapshot.circuits = dict(self._circuits)
 
@@ -67,6 +68,14 @@ class Gatherer:
                     snapshot.jobs.setdefault((namespace, view.task), []).append(view)
 
         await bounded.gather(confirm(ns, name) for ns, name in scheduling.jobs_to_confirm(snapshot))
+
+    async def _check_starts(self, snapshot: scheduling.Snapshot) -> None:
+        async def check(job: jobs.JobView) -> None:
+            pods = await self._client.job_pods(job.namespace, job.name)
+            events = [] if pods else await self._client.job_events(job.namespace, job.name)
+            snapshot.start_problems[(job.namespace, job.name)] = results.start_problem(pods, events)
+
+        await bounded.gather(check(j) for j in scheduling.starts_to_check(snapshot))
 
     async def _check_secrets(self, snapshot: scheduling.Snapshot) -> None:
         moment = self._monotonic()

@@ -19,6 +19,11 @@ from agent_operator import clock, results
 MANAGED_BY = names.OPERATOR_MANAGER
 CONTAINER = results.AGENT_CONTAINER
 ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
+ANNOTATION_START_TIMEOUT = f"{models.GROUP}/start-timeout-seconds"
+# Holds a finished attempt's Job and pod (whose termination message is the report) until
+# the operator has recorded the result, however long the operator is away and whatever
+# the Job's TTL: the operator removes it then, or when the task is gone.
+RESULT_FINALIZER = f"{models.GROUP}/result"
 _MAX_NAME = names.MAX_NAME
 RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
 
@@ -49,6 +54,14 @@ class JobView:
     completed: datetime.datetime | None
     deleting: bool
     owner_uid: str | None = None  # the controlling AgentTask's uid
+    ready: int = 0  # pods ready (the agent container started)
+    start_timeout_seconds: int = 300  # the profile's startTimeoutSeconds at creation
+    holds_result: bool = False  # carries RESULT_FINALIZER
+
+    @property
+    def started(self) -> bool:
+        """The agent container has run: a pod was ready, or the Job already ended."""
+        return self.ready > 0 or self.finished is not None
 
     @property
     def active(self) -> bool:
@@ -92,6 +105,13 @@ def view(raw: dict[str, Any]) -> JobView | None:
         created=clock.parse_time(meta.get("creationTimestamp")),
         completed=completed,
         deleting=bool(meta.get("deletionTimestamp")),
+        ready=_count(status.get("ready"))
+        + _count(status.get("succeeded"))
+        + _count(status.get("failed")),
+        start_timeout_seconds=_count(
+            (meta.get("annotations") or {}).get(ANNOTATION_START_TIMEOUT), default=300
+        ),
+        holds_result=RESULT_FINALIZER in (meta.get("finalizers") or []),
         owner_uid=next(
             (
                 ref.get("uid")
@@ -101,6 +121,13 @@ def view(raw: dict[str, Any]) -> JobView | None:
             None,
         ),
     )
+
+
+def _count(value: object, default: int = 0) -> int:
+    try:
+        return int(str(value)) if value is not None else default
+    except ValueError:
+        return default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +143,7 @@ class JobInputs:
     context: contract.AttemptContext  # what the runner is told besides the task
     ttl_seconds: int
     created_by: str
+    memory_factor: float = 1.0  # > 1 after out-of-memory attempts (retryMemoryFactor)
 
 
 def build(inputs: JobInputs) -> dict[str, Any]:
@@ -189,7 +217,9 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    resources = {k: v for k, v in profile.resources.to_api().items() if v}
+    resources = _scaled_memory(
+        {k: v for k, v in profile.resources.to_api().items() if v}, inputs.memory_factor
+    )
     if resources:
         container["resources"] = resources
     pod_settings = profile.pod
@@ -227,7 +257,11 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             "name": name,
             "namespace": meta["namespace"],
             "labels": labels,
-            "annotations": {ANNOTATION_CREATED_BY: inputs.created_by},
+            "annotations": {
+                ANNOTATION_CREATED_BY: inputs.created_by,
+                ANNOTATION_START_TIMEOUT: str(profile.start_timeout_seconds),
+            },
+            "finalizers": [RESULT_FINALIZER],
             "ownerReferences": [
                 {
                     "apiVersion": models.API_VERSION,
@@ -241,14 +275,61 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         },
         "spec": {
             "backoffLimit": 0,
+            # A pod the cluster takes away (eviction, node drain, preemption) is replaced
+            # without counting as the attempt's failure.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "Ignore",
+                        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+                    }
+                ]
+            },
             "activeDeadlineSeconds": timeout,
             "ttlSecondsAfterFinished": inputs.ttl_seconds,
             "template": {
                 "metadata": {
                     "labels": {**pod_settings.labels, **labels},
                     "annotations": dict(pod_settings.annotations),
+                    "finalizers": [RESULT_FINALIZER],
                 },
                 "spec": pod_spec,
             },
         },
     }
+
+
+_MEMORY_UNITS = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "": 1,
+}
+
+
+def _scaled_memory(resources: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The resources with the memory request and limit multiplied by `factor` (in Mi)."""
+    if factor <= 1.0:
+        return resources
+    scaled = {}
+    for kind, amounts in resources.items():
+        amounts = dict(amounts)
+        if "memory" in amounts:
+            amounts["memory"] = _times(str(amounts["memory"]), factor)
+        scaled[kind] = amounts
+    return scaled
+
+
+def _times(quantity: str, factor: float) -> str:
+    number = quantity.rstrip("KMGTik")
+    unit = quantity[len(number) :]
+    try:
+        size = float(number) * _MEMORY_UNITS[unit]
+    except (ValueError, KeyError):
+        return quantity  # not a plain quantity: leave it as the profile says
+    return f"{max(1, round(size * factor / 2**20))}Mi"

@@ -253,6 +253,34 @@ class Kube:
         )
         return list(page.get("items") or [])
 
+    async def job_events(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        """The Events of a Job (FailedCreate says why the Job controller made no pod)."""
+        page = await self.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/events",
+            params={"fieldSelector": f"involvedObject.kind=Job,involvedObject.name={job}"},
+        )
+        return list(page.get("items") or [])
+
+    async def remove_finalizer(self, kind: str, namespace: str, name: str, finalizer: str) -> None:
+        """Removes one finalizer from a Job or Pod (a strategic merge patch touches no
+        other finalizer); a missing object is fine."""
+        path = (
+            self.jobs_path(namespace, name)
+            if kind == "Job"
+            else f"/api/v1/namespaces/{namespace}/pods/{name}"
+        )
+        try:
+            await self.request(
+                "PATCH",
+                path,
+                body={"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}},
+                content_type="application/strategic-merge-patch+json",
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+
     # -- our objects
 
     async def patch_status(

@@ -32,8 +32,14 @@ from agent_operator.scheduling.decisions import (
     Dispatch,
     Event,
     FinishedAttempt,
+    Release,
 )
-from agent_operator.scheduling.inputs import jobs_to_confirm, reports_needed, secrets_needed
+from agent_operator.scheduling.inputs import (
+    jobs_to_confirm,
+    reports_needed,
+    secrets_needed,
+    starts_to_check,
+)
 from agent_operator.scheduling.passes import decide
 from agent_operator.scheduling.snapshot import (
     NO_PLAN,
@@ -56,6 +62,7 @@ __all__ = [
     "FinishedAttempt",
     "PlanEntry",
     "PlanScope",
+    "Release",
     "Snapshot",
     "TaskEntry",
     "TaskKey",
@@ -63,5 +70,6 @@ __all__ = [
     "jobs_to_confirm",
     "reports_needed",
     "secrets_needed",
+    "starts_to_check",
     "status_after_refused_create",
 ]

@@ -9,7 +9,13 @@ from agent_api import failures, models, report
 
 from agent_operator import backoff, clock, conditions, jobs, results
 from agent_operator.scheduling import reasons
-from agent_operator.scheduling.decisions import Cancel, Decision, FinishedAttempt
+from agent_operator.scheduling.decisions import (
+    START_RECHECK,
+    Cancel,
+    Decision,
+    FinishedAttempt,
+    Release,
+)
 from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress
 from agent_operator.scheduling.snapshot import Snapshot, running_record
 
@@ -80,6 +86,8 @@ def _follow_running_attempt(
         if stop:
             decision.cancels.append(Cancel(task.namespace, job.name, cancel_reason(task)))
             finish(task, record, "Cancelled", cancel_reason(task), None, None, decision, now)
+        elif not job.started:
+            _watch_start(task, record, job, snapshot, decision, now)
         else:
             task.running = True
         return
@@ -103,8 +111,69 @@ def _follow_running_attempt(
         reason = failures.POD_DELETED  # no pod left while its Job exists: deleted under it
     else:
         reason = results.failure_reason(pod, result)
+    if reason == failures.OUT_OF_MEMORY and pod is not None:
+        result.summary = (
+            f"the agent container ran out of memory and was killed (memory limit "
+            f"{pod.memory_limit or 'not set'}): raise the profile's resources.limits.memory "
+            "or set its retryMemoryFactor"
+        )
     result.reason = reason
     finish(task, record, "Failed", reason, result, job.completed, decision, now)
+
+
+def _watch_start(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    job: jobs.JobView,
+    snapshot: Snapshot,
+    decision: Decision,
+    now: datetime.datetime,
+) -> None:
+    """An attempt whose pod has not started: its cause shows in the task's message at
+    once; past the profile's startTimeoutSeconds the attempt ends with it as the reason."""
+    problem = snapshot.start_problems.get((job.namespace, job.name))
+    started_at = clock.parse_time(record.start_time) or now
+    deadline = started_at + datetime.timedelta(seconds=job.start_timeout_seconds)
+    if now < deadline:
+        task.running = True
+        if problem is not None:
+            task.status.message = (
+                f"attempt {record.number} has not started: {problem.message}; it ends at "
+                f"{clock.format_time(deadline)} unless it starts"
+            )[:4096]
+        decision.wake_at(min(deadline, now + START_RECHECK))
+        return
+    reason = problem.reason if problem is not None else failures.START_TIMEOUT
+    why = problem.message if problem is not None else "the pod never started"
+    summary = (
+        f"attempt {record.number} did not start within {job.start_timeout_seconds}s "
+        f"(the profile's startTimeoutSeconds): {why}"
+    )
+    decision.cancels.append(Cancel(task.namespace, job.name, summary))
+    result = models.TaskResult(summary=summary, reason=reason)
+    finish(task, record, "Failed", reason, result, None, decision, now)
+
+
+def releases(tasks: list[TaskProgress], snapshot: Snapshot, decision: Decision) -> None:
+    """Finished attempt Jobs whose result the task's status (as the API has it) records,
+    and Jobs whose task is gone, let go of their result finalizer."""
+    by_uid = {t.meta.uid: t for t in tasks if t.meta.uid}
+    for views in snapshot.jobs.values():
+        for job in views:
+            if not job.holds_result:
+                continue
+            owner = by_uid.get(job.owner_uid) if job.owner_uid else None
+            if owner is None:
+                if job.owner_uid is not None:  # its task was deleted
+                    decision.releases.append(Release(job.namespace, job.name))
+                continue
+            recorded = owner.entry.task.status.history
+            outcome = next((r.outcome for r in recorded if r.job == job.name), None)
+            newest = max((r.number for r in recorded), default=0)
+            if outcome is not None and outcome != "Running":
+                decision.releases.append(Release(job.namespace, job.name))
+            elif outcome is None and job.attempt < newest - len(recorded) + 1:
+                decision.releases.append(Release(job.namespace, job.name))  # aged out
 
 
 def cancel_reason(task: TaskProgress) -> str:
@@ -195,8 +264,10 @@ def _failed(
 ) -> bool:
     """Fails the task or schedules its retry; True when it will be retried."""
     status = task.status
-    status.failed_attempts += 1
     status.result = result
+    if reason in failures.NOT_THE_AGENTS:
+        return _disrupted(task, record, reason, finished_at, decision, now)
+    status.failed_attempts += 1
     allowed = max_retries(task)
     if not failures.is_retried(reason) or status.failed_attempts > allowed:
         why = (
@@ -223,6 +294,56 @@ def _failed(
     status.message = f"attempt {record.number} failed ({reason}); retry in {delay:g}s"
     decision.wake_at(due)
     return True
+
+
+MAX_DISRUPTIONS = 5  # a flapping node cannot loop a task forever
+DISRUPTION_RETRY = datetime.timedelta(seconds=5)
+
+
+def _disrupted(
+    task: TaskProgress,
+    record: models.AttemptRecord,
+    reason: str,
+    finished_at: datetime.datetime,
+    decision: Decision,
+    now: datetime.datetime,
+) -> bool:
+    """The cluster ended the attempt: a new one soon, not counted against maxRetries."""
+    status = task.status
+    status.disruptions += 1
+    if status.disruptions > MAX_DISRUPTIONS:
+        why = (
+            f"attempt {record.number} was ended by the cluster ({reason}); "
+            f"{status.disruptions} attempts in a row were, so the task stops: check the "
+            "nodes (drains, preemption, evictions)"
+        )
+        status.phase = "Failed"
+        status.completion_time = clock.format_time(finished_at)
+        status.next_attempt_time = None
+        status.message = why
+        task.set_condition(conditions.SUCCEEDED, "False", reason, why, now)
+        return False
+    due = now + DISRUPTION_RETRY
+    status.next_attempt_time = clock.format_time(due)
+    status.phase = "Retrying"
+    status.message = (
+        f"attempt {record.number} was ended by the cluster ({reason}): it does not count "
+        f"as a failure; a new attempt starts at {status.next_attempt_time}"
+    )
+    decision.wake_at(due)
+    return True
+
+
+def out_of_memory_in_a_row(status: models.AgentTaskStatus) -> int:
+    """How many of the newest attempts ran out of memory."""
+    count = 0
+    for record in reversed(status.history):
+        if record.outcome == "Running":
+            continue
+        if record.reason != failures.OUT_OF_MEMORY:
+            break
+        count += 1
+    return count
 
 
 def last_failure_reason(status: models.AgentTaskStatus) -> str:

@@ -12,6 +12,7 @@ from agent_api import models
 from agent_operator.scheduling.snapshot import PlanScope, TaskKey
 
 REFUSED_CREATE_RETRY = datetime.timedelta(seconds=5)  # another try after a refused Job
+START_RECHECK = datetime.timedelta(seconds=5)  # how often an unstarted pod is looked at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,15 @@ class Cancel:
 
 
 @dataclasses.dataclass(frozen=True)
+class Release:
+    """A finished attempt's Job (and its pods) whose result is recorded, or whose task is
+    gone: its result finalizer comes off, so Kubernetes may delete it."""
+
+    namespace: str
+    job: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Event:
     """A Kubernetes Event to record on a task or plan."""
 
@@ -84,6 +94,7 @@ class Decision:
     statuses: dict[TaskKey, models.AgentTaskStatus] = dataclasses.field(default_factory=dict)
     dispatches: list[Dispatch] = dataclasses.field(default_factory=list)
     cancels: list[Cancel] = dataclasses.field(default_factory=list)
+    releases: list[Release] = dataclasses.field(default_factory=list)
     owner_refs: dict[TaskKey, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     plan_statuses: dict[PlanScope, models.AgentPlanStatus] = dataclasses.field(default_factory=dict)
     circuits: dict[PlanScope, models.CircuitStatus] = dataclasses.field(default_factory=dict)

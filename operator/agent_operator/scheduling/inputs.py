@@ -45,6 +45,19 @@ def jobs_to_confirm(snapshot: Snapshot) -> list[tuple[str, str]]:
     return missing
 
 
+def starts_to_check(snapshot: Snapshot) -> list[jobs.JobView]:
+    """Running attempts whose pod has not started: their pods and Events say why."""
+    unstarted = []
+    for entry in snapshot.tasks:
+        record = running_record(entry.task.status)
+        if record is None:
+            continue
+        for job in task_jobs(snapshot, entry.task):
+            if job.name == record.job and not job.started and not job.deleting:
+                unstarted.append(job)
+    return unstarted
+
+
 def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str, str]]:
     """Secret keys the Jobs of tasks that may start would reference."""
     needed: set[tuple[str, str, str]] = set()

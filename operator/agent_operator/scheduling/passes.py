@@ -70,6 +70,7 @@ def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decisi
     for task, route in ready:
         _start_or_queue(task, route, slots, inputs, config, decision, now)
 
+    attempts.releases(tasks, snapshot, decision)
     plans.owner_references(tasks, snapshot, decision)
     plans.plan_statuses(tasks, snapshot, states, decision, now)
     for task in tasks:

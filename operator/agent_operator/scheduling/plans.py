@@ -7,7 +7,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
-from agent_api import models
+from agent_api import failures, models
 
 from agent_operator import circuit, clock, conditions
 from agent_operator.scheduling import events
@@ -30,6 +30,8 @@ def circuits(
     for task in tasks:
         scopes.add(task.scope)
         for record in task.status.history:
+            if record.reason in failures.NOT_THE_AGENTS:
+                continue  # the cluster's failures do not open a plan's breaker
             if record.outcome in ("Succeeded", "Failed"):
                 done_at = clock.parse_time(record.completion_time)
                 if done_at is not None:

@@ -73,6 +73,9 @@ class Snapshot:
         default_factory=dict
     )  # (namespace, Job) -> report of a finished Job; None: no pod was found
     missing_jobs: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    start_problems: dict[tuple[str, str], results.StartProblem | None] = dataclasses.field(
+        default_factory=dict
+    )  # (namespace, Job) of attempts not started yet -> what keeps them, None: nothing yet
     secrets: dict[tuple[str, str, str], str | None] = dataclasses.field(
         default_factory=dict
     )  # (namespace, Secret, key) -> None when usable, else what is wrong

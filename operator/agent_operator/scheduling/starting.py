@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from agent_api import attempt, models
 
 from agent_operator import clock, conditions, jobs, routing
-from agent_operator.scheduling import reasons
+from agent_operator.scheduling import attempts, reasons
 from agent_operator.scheduling.decisions import REFUSED_CREATE_RETRY, Dispatch
 from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress, working_copy
 from agent_operator.scheduling.snapshot import Config
@@ -53,6 +53,13 @@ def attempt_context(
     )
 
 
+def memory_factor(profile: models.AgentProfileSpec, status: models.AgentTaskStatus) -> float:
+    """The profile's retryMemoryFactor once for each out-of-memory attempt in a row."""
+    if profile.retry_memory_factor is None:
+        return 1.0
+    return float(profile.retry_memory_factor ** attempts.out_of_memory_in_a_row(status))
+
+
 def start_attempt(
     task: TaskProgress,
     route: routing.Route,
@@ -76,6 +83,7 @@ def start_attempt(
             context=attempt_context(task, route, number, members),
             ttl_seconds=config.job_ttl_seconds,
             created_by=config.identity,
+            memory_factor=memory_factor(route.spec, status),
         )
     )
     name = manifest["metadata"]["name"]

@@ -49,6 +49,9 @@ class FakeCluster:
         self.created: list[str] = []
         self.deleted: list[str] = []
         self.events: list[dict[str, Any]] = []
+        self.job_event_list: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.released: list[str] = []  # Jobs whose result finalizer came off
+        self.released_pods: list[str] = []
         self.writes = 0  # creates, deletes and patches the operator made
         self.watchers: list[Watcher] = []
         self.now_stamp = "2026-01-01T00:00:00Z"
@@ -109,7 +112,45 @@ class FakeCluster:
     async def delete_job(self, namespace: str, name: str) -> None:
         self.writes += 1
         self.deleted.append(name)
-        self.remove("Job", namespace, name)
+        self.delete("Job", namespace, name)
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """As the API server deletes: an object with finalizers only gets a deletionTimestamp."""
+        obj = self.objects[kind].get((namespace, name))
+        if obj is None:
+            return
+        if obj["metadata"].get("finalizers"):
+            if not obj["metadata"].get("deletionTimestamp"):
+                updated = copy.deepcopy(obj)
+                updated["metadata"]["deletionTimestamp"] = self.now_stamp
+                self.put(updated)
+            return
+        self.remove(kind, namespace, name)
+
+    async def job_events(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.job_event_list.get((namespace, job), []))
+
+    async def remove_finalizer(self, kind: str, namespace: str, name: str, finalizer: str) -> None:
+        self.writes += 1
+        if kind == "Pod":
+            for pods in self.pods.values():
+                for pod in pods:
+                    if pod["metadata"]["name"] == name and finalizer in pod["metadata"].get(
+                        "finalizers", []
+                    ):
+                        pod["metadata"]["finalizers"].remove(finalizer)
+                        self.released_pods.append(name)
+            return
+        obj = self.objects[kind].get((namespace, name))
+        if obj is None or finalizer not in obj["metadata"].get("finalizers", []):
+            return
+        updated = copy.deepcopy(obj)
+        updated["metadata"]["finalizers"].remove(finalizer)
+        self.released.append(name)
+        if updated["metadata"].get("deletionTimestamp") and not updated["metadata"]["finalizers"]:
+            self.remove(kind, namespace, name)
+        else:
+            self.put(updated)
 
     async def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return copy.deepcopy(self.pods.get((namespace, job), []))
@@ -150,6 +191,7 @@ def finished_pod(job: dict[str, Any], *, exit_code: int, message: str | None) ->
         terminated["message"] = message
     return {
         "metadata": {
+            "finalizers": list(job["spec"]["template"]["metadata"].get("finalizers", [])),
             "name": f"{job['metadata']['name']}-pod",
             "namespace": job["metadata"]["namespace"],
             "creationTimestamp": job["metadata"].get("creationTimestamp"),

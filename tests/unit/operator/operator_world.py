@@ -136,7 +136,8 @@ class World:
         return sorted(
             name
             for (_, name), job in self.objects["Job"].items()
-            if not any(
+            if not job["metadata"].get("deletionTimestamp")  # being deleted: not running
+            and not any(
                 c.get("status") == "True" for c in job.get("status", {}).get("conditions", [])
             )
         )
@@ -149,6 +150,8 @@ class World:
         exit_code: int | None = None,
         message: str | None = None,
         reason: str = "BackoffLimitExceeded",
+        terminated_reason: str | None = None,
+        pod_conditions: list[dict[str, Any]] | None = None,
     ) -> None:
         """The Job controller's verdict, and the pod the kubelet leaves behind."""
         job = copy.deepcopy(self.get("Job", name))
@@ -167,10 +170,41 @@ class World:
             job["status"]["completionTime"] = clock.format_time(self.now)
         self.put(job)
         code = exit_code if exit_code is not None else (0 if ok else 1)
-        self.cluster.pods[("ns", name)] = [finished_pod(job, exit_code=code, message=message)]
+        pod = finished_pod(job, exit_code=code, message=message)
+        if terminated_reason is not None:
+            pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] = (
+                terminated_reason
+            )
+        pod["status"]["conditions"] = pod_conditions or []
+        pod["spec"] = job["spec"]["template"]["spec"]
+        self.cluster.pods[("ns", name)] = [pod]
+
+    def pod_waits(self, name: str, reason: str, message: str) -> None:
+        """The attempt's pod exists but its agent container waits (image, config)."""
+        job = self.get("Job", name)
+        self.cluster.pods[("ns", name)] = [
+            {
+                "metadata": {
+                    "name": f"{name}-pod",
+                    "creationTimestamp": clock.format_time(self.now),
+                },
+                "spec": job["spec"]["template"]["spec"],
+                "status": {
+                    "phase": "Pending",
+                    "containerStatuses": [
+                        {
+                            "name": "agent",
+                            "image": job["spec"]["template"]["spec"]["containers"][0]["image"],
+                            "state": {"waiting": {"reason": reason, "message": message}},
+                        }
+                    ],
+                },
+            }
+        ]
 
     def delete_job(self, name: str) -> None:
-        self.cluster.remove("Job", "ns", name)
+        """A person deletes the Job (its finalizer holds it until the operator lets go)."""
+        self.cluster.delete("Job", "ns", name)
 
     def advance(self, seconds: float) -> None:
         self.now += datetime.timedelta(seconds=seconds)
