@@ -2,7 +2,8 @@
 the Stage CRD enabled (kwokctl --enable-crds Stage applies none by itself).
 
 They come from the kwok module in the Go module cache (the same files kwokctl embeds),
-with two changes: pod-complete leaves alone pods annotated
+with three changes: pod-ready leaves alone pods whose outcome says they never start
+(image-pull, missing-key); pod-complete leaves alone pods annotated
 `sim.orchestration.coditect.ai/outcome`, so tests can give those pods Stages of
 their own (fail, run long, exceed the deadline) without racing the default; and a pod
 being deleted first ends as a kubelet ends it (its containers terminated, phase Failed)
@@ -21,6 +22,7 @@ from pathlib import Path
 import yaml
 
 OUTCOME_ANNOTATION = "sim.orchestration.coditect.ai/outcome"
+NEVER_READY = ("image-pull", "missing-key")  # outcomes of pods that never start
 FILES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -84,6 +86,14 @@ def main() -> int:
                 {
                     "key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]',
                     "operator": "DoesNotExist",
+                }
+            )
+        if stage["metadata"]["name"] == "pod-ready":
+            stage["spec"]["selector"]["matchExpressions"].append(
+                {
+                    "key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]',
+                    "operator": "NotIn",
+                    "values": list(NEVER_READY),
                 }
             )
         if stage["metadata"]["name"] == "pod-delete":
