@@ -83,14 +83,14 @@ class LeaseConflict(Exception):
 def observe(previous: Seen | None, lease: Lease, now: float) -> Seen:
     """What this replica knows after reading `lease` at monotonic time `now`: the same record
     keeps the time it was first seen; any change (a renewal, a new holder) restarts it."""
-    holder, renewed, version = lease.spec.holder, lease.spec.renew_time, lease.resource_version
-    if previous is not None and (previous.holder, previous.renew_time, previous.resource_version) == (
-        holder,
-        renewed,
-        version,
-    ):
+    record = (lease.spec.holder, lease.spec.renew_time, lease.resource_version)
+    if previous is not None and (
+        previous.holder, previous.renew_time, previous.resource_version
+    ) == record:
         return previous
-    return Seen(holder=holder, renew_time=renewed, resource_version=version, since=now)
+    return Seen(
+        holder=record[0], renew_time=record[1], resource_version=record[2], since=now
+    )
 
 
 def expired(seen: Seen, duration_seconds: float, now: float) -> bool:

@@ -6,15 +6,12 @@ The Lease on a real API server is tested in tests/integration/test_sync_lease.py
 from __future__ import annotations
 
 import datetime
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from agent_kube import election
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fakes import Clock, FakeLeaseApi, typed  # noqa: E402
+from .fakes import Clock, FakeLeaseApi, typed
 
 HOURS = datetime.timedelta(hours=5)
 
