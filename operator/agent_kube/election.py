@@ -250,6 +250,15 @@ class LeaderElector:
         now = self._monotonic() if now is None else now
         return now - renewed < self.duration_seconds
 
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """How long we go on leading without another renewal; None when not leading."""
+        renewed = self._renewed
+        if renewed is None:
+            return None
+        now = self._monotonic() if now is None else now
+        left = renewed + self.duration_seconds - now
+        return left if left > 0 else None
+
     def try_hold(self) -> bool:
         """Creates, takes or renews the Lease; False while another replica holds it.
 
