@@ -33,7 +33,7 @@ VALUE_SETS: dict[str, list[str]] = {
     "minimal": ["--set", "replicaCount=1", "--set", "crds.enabled=false",
                 "--set", "profiles.enabled=false", "--set", "defaultPlan.enabled=false",
                 "--set", "networkPolicy.enabled=false", "--set", "metrics.dashboard.enabled=false",
-                "--set", "operator.peeringName="],
+                "--set", "operator.leaderElection.enabled=false"],
 }
 
 
