@@ -130,12 +130,15 @@ class KubernetesLeaseApi:
     text the API server wrote: the election compares it, and never parses it.
     """
 
-    def __init__(self, client: kubernetes.client.ApiClient) -> None:
+    def __init__(self, client: kubernetes.client.ApiClient, *, timeout: float = 10.0) -> None:
         self._api: Any = kubernetes.client.CoordinationV1Api(client)
+        self._timeout = timeout  # seconds per request: a hung call must not outlast a lease
 
     def read(self, namespace: str, name: str) -> Lease | None:
         try:
-            answer = self._api.read_namespaced_lease(name, namespace, _preload_content=False)
+            answer = self._api.read_namespaced_lease(
+                name, namespace, _preload_content=False, _request_timeout=self._timeout
+            )
         except kubernetes.client.ApiException as error:
             if error.status == 404:
                 return None
@@ -145,7 +148,9 @@ class KubernetesLeaseApi:
     def create(self, namespace: str, name: str, spec: LeaseSpec) -> Lease:
         body = _body(namespace, name, spec, resource_version=None)
         try:
-            answer = self._api.create_namespaced_lease(namespace, body, _preload_content=False)
+            answer = self._api.create_namespaced_lease(
+                namespace, body, _preload_content=False, _request_timeout=self._timeout
+            )
         except kubernetes.client.ApiException as error:
             if error.status == 409:
                 raise LeaseConflict(f"the Lease {namespace}/{name} exists already") from None
@@ -156,7 +161,7 @@ class KubernetesLeaseApi:
         body = _body(namespace, name, spec, resource_version=resource_version)
         try:
             answer = self._api.replace_namespaced_lease(
-                name, namespace, body, _preload_content=False
+                name, namespace, body, _preload_content=False, _request_timeout=self._timeout
             )
         except kubernetes.client.ApiException as error:
             if error.status == 409:

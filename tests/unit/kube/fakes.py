@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 from collections.abc import Callable
 
 from agent_kube import election
@@ -35,6 +36,8 @@ class FakeLeaseApi:
         self.writes = 0
         self.fail_next: Exception | None = None  # raised by the next call, once
         self.between: Callable[[], None] | None = None  # runs once between a read and a write
+        self.answering = threading.Event()  # cleared: every call hangs until it is set again
+        self.answering.set()
         self._version = 0
 
     def _next(self, spec: election.LeaseSpec) -> election.Lease:
@@ -43,6 +46,7 @@ class FakeLeaseApi:
         return election.Lease(spec=spec, resource_version=str(self._version))
 
     def _maybe_fail(self) -> None:
+        self.answering.wait(10)
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
