@@ -78,11 +78,11 @@ def test_a_clean_stop_releases_the_lease_and_a_standby_takes_over_at_once(
     with standby_stack:
         with holder_stack:
             holder_stack.enter_context(running(settings("replica-a")))  # type: ignore[arg-type]
-            wait_for("replica-a holds the lease", lambda: holder(api, namespace) == "replica-a")
+            wait_for("27 tasks", lambda: len(tasks.all()) == 27)
+            assert holder(api, namespace) == "replica-a"
             standby = standby_stack.enter_context(
                 running(settings("replica-b"))  # type: ignore[arg-type]
             )
-            wait_for("27 tasks", lambda: len(tasks.all()) == 27)
         stopped = time.monotonic()  # replica-a stopped cleanly and released the Lease
         wait_for("replica-b holds the lease", lambda: holder(api, namespace) == "replica-b",
                  timeout=20)
@@ -91,4 +91,4 @@ def test_a_clean_stop_releases_the_lease_and_a_standby_takes_over_at_once(
             "T001.004 Add structured JSON logging", "T001.004 Add released logging"))
         wait_for("the edit synced by the new holder", lambda: tasks.get("T001.004")["spec"][
             "title"].startswith("Add released logging"))
-        assert synced(standby) >= 1
+        wait_for("the sync counted", lambda: synced(standby) >= 1)  # counted after applying
