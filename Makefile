@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := operator/agent_api operator/agent_operator sync-sidecar/agent_sync runner/agent_runner
+PACKAGES := operator/agent_api operator/agent_kube operator/agent_operator sync-sidecar/agent_sync runner/agent_runner
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'

@@ -28,8 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agent_api import attempt, models
-from agent_operator import clock, jobs, kube
+from agent_api import attempt, models, timefmt
+from agent_operator import jobs, kube
 
 REPO = Path(__file__).resolve().parents[1]
 KUBECONFIG = Path(os.environ.get("KUBECONFIG", REPO / ".cluster" / "kubeconfig"))
@@ -307,8 +307,8 @@ async def dag(bench: Bench, levels: int = 10, width: int = 100) -> dict[str, Any
     items, _ = await bench.client.list_all(kube.Kube.jobs_path(ns))
     job_seconds = [
         (
-            clock.parse_time(j["status"]["completionTime"])  # type: ignore[operator]
-            - clock.parse_time(j["metadata"]["creationTimestamp"])
+            timefmt.parse_time(j["status"]["completionTime"])  # type: ignore[operator]
+            - timefmt.parse_time(j["metadata"]["creationTimestamp"])
         ).total_seconds()
         for j in items
         if (j.get("status") or {}).get("completionTime")

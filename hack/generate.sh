@@ -21,7 +21,6 @@ trap 'rm -rf "$out"' EXIT
 mkdir -p "$out/crds" "$out/chart-crds" "$out/docs" "$out/manifests"
 
 "$BIN/agent-crdgen" "$out/crds"
-cp crds/kopf-peering.yaml "$out/crds/" 2>/dev/null || true
 cp "$out/crds/"*.yaml "$out/chart-crds/"
 "$BIN/python" -m agent_api.apidocs >"$out/docs/api-reference.md"
 

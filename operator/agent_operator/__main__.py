@@ -5,7 +5,9 @@
     AGENT_OPERATOR_NAMESPACES=team-a agent-operator
 
 Flags override the `AGENT_OPERATOR_*` environment (docs/operator.md lists every setting).
-Out of the cluster it uses the kubeconfig (`KUBECONFIG` or ~/.kube/config).
+Credentials: `--kubeconfig` or `KUBECONFIG`, else the in-cluster service account, else
+~/.kube/config (`agent_kube.kubeconfig`). With several replicas, only the holder of the
+Lease `--lease-name` dispatches (`leadership`); the others keep their caches warm.
 """
 
 from __future__ import annotations
@@ -20,14 +22,34 @@ import random
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
 import pydantic
+from agent_api import settings_errors
+from agent_kube import election
+from agent_kube import kubeconfig as kubeconfig_module
 
-from agent_operator import dispatcher, handlers, kube, metrics, scheduling, settings, store
+from agent_operator import (
+    dispatcher,
+    handlers,
+    kube,
+    metrics,
+    scheduling,
+    settings,
+    store,
+)
 
 logger = logging.getLogger("agent_operator")
+
+
+# Settings whose flag is not `--field-name`.
+FLAGS: dict[str, str | None] = {
+    "namespaces": "--namespace",
+    "leader_election": "--[no-]leader-election",
+    "log_level": "--log-level",
+}
 
 
 def parse_args(argv: list[str] | None) -> dict[str, Any]:
@@ -48,8 +70,16 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--metrics-port", type=int)
     parser.add_argument("--health-port", type=int)
     parser.add_argument("--listen-address")
-    parser.add_argument("--peering-name", help="kopf peering for leader election; '' = standalone")
-    parser.add_argument("--peering-priority", type=int)
+    parser.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="dispatch only while holding the Lease (default on)",
+    )
+    parser.add_argument("--lease-name")
+    parser.add_argument("--lease-namespace")
+    parser.add_argument("--lease-seconds", type=float)
+    parser.add_argument("--kubeconfig", help="default: $KUBECONFIG, in-cluster, ~/.kube/config")
     parser.add_argument("--job-ttl-seconds", type=int)
     parser.add_argument("--default-image")
     parser.add_argument("--fallback-profile")
@@ -91,14 +121,31 @@ def configure_logging(config: settings.OperatorSettings) -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
 
+def make_elector(
+    config: settings.OperatorSettings,
+    identity: str,
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> election.LeaderElector | None:
+    """The Lease elector of this replica; None when leader election is off."""
+    if not config.leader_election:
+        return None
+    return election.LeaderElector(
+        election.KubernetesLeaseApi(kubeconfig_module.api_client(config.kubeconfig)),
+        namespace=config.resolved_lease_namespace(environ),
+        name=config.lease_name,
+        identity=identity,
+        duration_seconds=config.lease_seconds,
+    )
+
+
 async def run(config: settings.OperatorSettings) -> None:
     """Runs kopf and the dispatcher side by side until a signal stops kopf."""
     identity = f"{socket.gethostname()}-{os.getpid()}-{random.randrange(16**6):06x}"
-    priority = config.peering_priority or random.randint(1, 2**31 - 1)
     namespaces = None if config.all_namespaces else list(config.namespaces)
-    peering = config.peering_name or None
+    elector = make_elector(config, identity)
     cache = store.Store()
-    async with kube.Kube(kube.connection_from_environment()) as client:
+    async with kube.Kube(kube.connection_from_environment(config.kubeconfig)) as client:
         loop = dispatcher.Dispatcher(
             client=client,
             store=cache,
@@ -110,17 +157,19 @@ async def run(config: settings.OperatorSettings) -> None:
                 identity=identity,
             ),
             namespaces=namespaces,
-            elector=None,  # the Lease election is wired in by the settings
+            elector=elector,  # None: leader election off, always dispatching
             resync_seconds=config.resync_seconds,
         )
-        registry = handlers.registry_for(cache, loop)
+        registry = handlers.registry_for(cache, loop, kubeconfig=config.kubeconfig)
         logger.info(
-            "starting as %s (peering %s, priority %d) in %s",
+            "starting as %s (%s) in %s",
             identity,
-            peering or "off (standalone)",
-            priority,
+            "leader election off: dispatching"
+            if elector is None
+            else f"Lease {elector.namespace}/{elector.name}, {elector.duration_seconds:g}s",
             "all namespaces" if namespaces is None else ", ".join(namespaces),
         )
+        # The dispatcher takes, renews and (when cancelled) releases the Lease itself.
         task = asyncio.create_task(loop.run(), name="dispatcher")
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,15 +184,13 @@ async def run(config: settings.OperatorSettings) -> None:
                 registry=registry,
                 clusterwide=namespaces is None,
                 namespaces=namespaces or (),
-                standalone=peering is None,
-                peering_name=peering,
-                priority=priority,
+                standalone=True,  # no kopf peering: every replica watches, the leader writes
                 identity=cast(Any, identity),
                 liveness_endpoint=liveness,
                 stop_flag=stop,
             )
         finally:
-            task.cancel()
+            task.cancel()  # releases the Lease, so a standby takes over at once
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -153,12 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = settings.OperatorSettings(**parse_args(argv))
     except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-            for e in error.errors()
-        )
-        print(f"agent-operator: invalid settings: {problems}", file=sys.stderr)
-        return 2
+        details = settings_errors.describe(error, env_prefix="AGENT_OPERATOR_", flags=FLAGS)
+        print(settings_errors.message("agent-operator", details), file=sys.stderr)
+        return settings_errors.EXIT_CODE
+    try:
+        kubeconfig_module.load_configuration(config.kubeconfig)  # fail now, in one line
+    except kubeconfig_module.KubeconfigError as error:
+        print(f"agent-operator: {error}", file=sys.stderr)
+        return settings_errors.EXIT_CODE
     configure_logging(config)
     if config.metrics_port:
         metrics.serve(config.metrics_port, config.listen_address)

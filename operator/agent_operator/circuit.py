@@ -11,9 +11,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterable
 
-from agent_api import models
-
-from agent_operator import clock
+from agent_api import models, timefmt
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +51,8 @@ def next_state(
     again for another cool-down.
     """
     count, last_success = consecutive_failures(outcomes)
-    opened = clock.parse_time(previous.opened_time)
-    retry = clock.parse_time(previous.retry_time)
+    opened = timefmt.parse_time(previous.opened_time)
+    retry = timefmt.parse_time(previous.retry_time)
     if previous.state == "Closed" or opened is None:
         if count >= policy.consecutive_failures:
             return _open(count, now, policy)
@@ -84,6 +82,6 @@ def _open(
     return models.CircuitStatus(
         state="Open",
         consecutive_failures=count,
-        opened_time=clock.format_time(now),
-        retry_time=clock.format_time(now + datetime.timedelta(seconds=policy.cooldown_seconds)),
+        opened_time=timefmt.format_time(now),
+        retry_time=timefmt.format_time(now + datetime.timedelta(seconds=policy.cooldown_seconds)),
     )

@@ -1,29 +1,23 @@
-"""Time, injected: the scheduler never reads the wall clock itself, so tests can set it."""
+"""Time, injected: the scheduler never reads the wall clock itself, so tests can set it.
+
+Formatting and parsing live in `agent_api.timefmt`, shared with the sidecar and the Lease.
+"""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
 
+from agent_api import timefmt
+
 Clock = Callable[[], datetime.datetime]
+
+# Kept while scheduling, jobs and dispatcher still call `clock.format_time`/`parse_time`;
+# new code imports agent_api.timefmt.
+format_time = timefmt.format_time
+parse_time = timefmt.parse_time
 
 
 def system_clock() -> datetime.datetime:
     """The current UTC time; the operator's only source of `now`."""
-    return datetime.datetime.now(datetime.UTC)
-
-
-def format_time(moment: datetime.datetime) -> str:
-    """RFC 3339 in UTC with microseconds (status times need sub-second precision)."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str | None) -> datetime.datetime | None:
-    """Parses an RFC 3339 time as Kubernetes writes it; None for a missing or bad value."""
-    if not text:
-        return None
-    try:
-        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    return timefmt.now_utc()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from agent_api import models
-
-from agent_operator import clock
+from agent_api import models, timefmt
 
 READY = "Ready"
 ROUTED = "Routed"
@@ -35,7 +33,7 @@ def set_condition(
     transition = (
         previous.last_transition_time
         if previous is not None and previous.status == status and previous.last_transition_time
-        else clock.format_time(now)
+        else timefmt.format_time(now)
     )
     updated = models.Condition(
         type=type,

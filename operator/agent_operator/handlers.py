@@ -11,6 +11,7 @@ from typing import Any
 
 import kopf
 from agent_api import models
+from agent_kube import kubeconfig as kubeconfig_module
 
 from agent_operator import dispatcher as dispatcher_module
 from agent_operator import jobs
@@ -18,9 +19,13 @@ from agent_operator import store as store_module
 
 
 def registry_for(
-    store: store_module.Store, dispatcher: dispatcher_module.Dispatcher
+    store: store_module.Store,
+    dispatcher: dispatcher_module.Dispatcher,
+    *,
+    kubeconfig: str | None = None,
 ) -> kopf.OperatorRegistry:
-    """A kopf registry wired to this cache and dispatcher (no module-level state)."""
+    """A kopf registry wired to this cache and dispatcher (no module-level state); kopf
+    logs in with the same credentials as the operator's own client."""
     registry = kopf.OperatorRegistry()
 
     def feed(kind: str) -> Any:
@@ -50,8 +55,8 @@ def registry_for(
     )(feed("Job"))
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        return connection_info(kubeconfig, trust_env=settings.networking.trust_env)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -65,6 +70,31 @@ def registry_for(
         settings.watching.client_timeout = 330
         settings.batching.batch_window = 0.01  # the cache wants events now, not batched
         settings.batching.idle_timeout = 1.0  # per-object workers hold memory while idle
-        settings.peering.lifetime = 10  # a dead leader's peers take over within seconds
 
     return registry
+
+
+def connection_info(kubeconfig: str | None, *, trust_env: bool = False) -> kopf.ConnectionInfo:
+    """kopf's credentials from `agent_kube.kubeconfig` (read again at every login, so a
+    rotated service account token is picked up when kopf logs in after a 401)."""
+    try:
+        config = kubeconfig_module.load_configuration(kubeconfig)
+    except kubeconfig_module.KubeconfigError as error:
+        raise kopf.LoginError(str(error)) from None
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix(
+        "authorization"
+    )
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] if parts else None)
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        username=config.username or None,
+        password=config.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+        trust_env=trust_env,
+    )

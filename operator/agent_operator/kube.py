@@ -1,7 +1,8 @@
 """The only module that talks to the Kubernetes API (besides kopf's own watching).
 
-A small asyncio client on aiohttp, configured like kubectl (in-cluster service account,
-else the kubeconfig), with the handful of calls the operator needs.
+A small asyncio client on aiohttp, configured by the shared client layer
+(`agent_kube.kubeconfig`: --kubeconfig or $KUBECONFIG, else the in-cluster service
+account, else ~/.kube/config), with the handful of calls the operator needs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-import kubernetes
 from agent_api import models
+from agent_kube import kubeconfig as kubeconfig_module
 
 TASKS = f"/apis/{models.GROUP}/{models.VERSION}"
 PLURALS = {"AgentTask": "agenttasks", "AgentPlan": "agentplans", "AgentProfile": "agentprofiles"}
@@ -44,14 +45,9 @@ class Connection:
 
 
 def connection_from_environment(kubeconfig: str | None = None) -> Connection:
-    """Configured as kubectl would be: in-cluster first, else the kubeconfig."""
-    config = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=config
-        )
+    """Configured in the one precedence of `agent_kube.kubeconfig`; raises its
+    KubeconfigError when no credentials can be used."""
+    config = kubeconfig_module.load_configuration(kubeconfig)
     context: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=config.ssl_ca_cert) if config.verify_ssl else False
     )
@@ -341,26 +337,10 @@ class Kube:
         return f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
 
     async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """kopf's peering object; read by the dispatcher until it asks the Lease elector."""
         try:
             return dict(await self.request("GET", self.peering_path(name, namespace)))
         except ApiError as error:
             if error.status == 404:
                 return None
             raise
-
-    async def ensure_peering(self, name: str, namespace: str | None) -> None:
-        """Creates the peering object kopf needs (kopf never creates it itself)."""
-        if await self.get_peering(name, namespace) is not None:
-            return
-        kind = "KopfPeering" if namespace else "ClusterKopfPeering"
-        base = self.peering_path(name, namespace).rsplit("/", 1)[0]
-        meta: dict[str, Any] = {"name": name}
-        if namespace:
-            meta["namespace"] = namespace
-        try:
-            await self.request(
-                "POST", base, body={"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": meta}
-            )
-        except ApiError as error:
-            if error.status != 409:
-                raise

@@ -40,13 +40,16 @@ class LeadershipGate:
         self,
         elector: Elector | None,
         *,
-        renew_seconds: float = 5.0,
+        renew_seconds: float | None = None,  # None: the elector's renew_interval, else 5 s
         grace_seconds: float = GRACE_SECONDS,
         on_change: Callable[[], None] = lambda: None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._elector = elector
-        self._renew_seconds = renew_seconds
+        # A renewal every third of the lease duration keeps a healthy leader well inside it.
+        self._renew_seconds = (
+            renew_seconds if renew_seconds is not None else _renew_interval(elector)
+        )
         self._grace_seconds = grace_seconds
         self._on_change = on_change
         self._monotonic = monotonic
@@ -109,3 +112,8 @@ class LeadershipGate:
             metrics.LEADER.set(0)
             metrics.clear_leader_gauges()  # the leader reports them; stale copies would add up
             self._on_change()
+
+
+def _renew_interval(elector: Elector | None) -> float:
+    interval = getattr(elector, "renew_interval", None)
+    return float(interval) if isinstance(interval, int | float) else 5.0

@@ -7,6 +7,7 @@ chart sets the environment variables. docs/operator.md lists them all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from agent_api import models
@@ -40,16 +41,33 @@ class OperatorSettings(BaseSettings):
         default="0.0.0.0",
         description="Address the metrics and health servers listen on.",
     )
-    peering_name: str = Field(
-        default="agent-orchestrator",
-        description="kopf peering object used for leader election; empty runs standalone.",
+    leader_election: bool = Field(
+        default=True,
+        description="Dispatch only while holding the Lease `lease_name`, so that one of "
+        "several replicas writes; false: this replica always dispatches (run only one).",
     )
-    peering_priority: int | None = Field(
-        default=None,
+    lease_name: str = Field(
+        default="agent-operator",
+        min_length=1,
+        max_length=253,
+        description="Name of the coordination.k8s.io Lease the replicas elect a leader with.",
+    )
+    lease_namespace: str = Field(
+        default="",
+        description="Namespace of the Lease; empty: $POD_NAMESPACE, else the first watched "
+        "namespace, else `default`.",
+    )
+    lease_seconds: float = Field(
+        default=15.0,
         ge=1,
-        le=2**31 - 1,
-        description="This replica's peering priority; unset picks a random one so that two "
-        "replicas never share a priority (kopf pauses both when they do).",
+        le=600,
+        description="How long a leader that stops renewing keeps the Lease; a standby takes "
+        "over within about this long (at once after a clean stop).",
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Kubeconfig file; unset: $KUBECONFIG, else the in-cluster service "
+        "account, else ~/.kube/config.",
     )
     job_ttl_seconds: int = Field(
         default=3600, ge=0, description="ttlSecondsAfterFinished of the attempt Jobs."
@@ -82,6 +100,14 @@ class OperatorSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    def resolved_lease_namespace(self, environ: Mapping[str, str]) -> str:
+        """Where the Lease lives: the setting, the pod's namespace, the first watched one."""
+        if self.lease_namespace:
+            return self.lease_namespace
+        if environ.get("POD_NAMESPACE"):
+            return environ["POD_NAMESPACE"]
+        return self.namespaces[0] if self.namespaces else "default"
 
     @model_validator(mode="after")
     def _scope_is_clear(self) -> OperatorSettings:

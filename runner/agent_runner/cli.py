@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agent_api import report
+from agent_api import report, settings_errors
 
 from agent_runner import (
     failures,
@@ -140,6 +140,10 @@ def run_attempt(
         task_input = task.load_task(args.task, env)
         flags = {name: getattr(args, name, None) for name in settings.ENV_NAMES}
         config = settings.resolve_settings(flags, env, task_input)
+    except settings.InvalidSetting as failure:
+        print(settings_errors.message("agent-runner", failure.message), file=sys.stderr)
+        attempt.failure = failure  # ConfigError: exit code 2, as in every program
+        return
     except failures.RunFailure as failure:
         attempt.failure = failure
         return

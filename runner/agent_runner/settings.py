@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from agent_api import attempt, models
+from agent_api import attempt, models, settings_errors
 
 from agent_runner import failures
 from agent_runner.task import TaskInput
@@ -84,26 +84,36 @@ def finish_reserve(timeout: float) -> float:
     return min(reserve, timeout / 2)
 
 
+class InvalidSetting(failures.RunFailure):
+    """A flag or variable with a value the runner cannot use: a ConfigError, and the line
+    `agent-runner: invalid settings: ...` on stderr."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(
+            failures.CONFIG_ERROR,
+            f"{settings_errors.setting_name(name, env_prefix='AGENT_', env_names=ENV_NAMES)}: "
+            f"{problem}",
+        )
+
+
 def _pick(name: str, flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Any, str]:
+    """The value of a setting and the setting's name, from the flag, else the variable."""
     flag = flags.get(name)
     if flag is not None:
-        return flag, f"--{name.replace('_', '-')}"
-    env_name = ENV_NAMES[name]
-    value = env.get(env_name)
+        return flag, name
+    value = env.get(ENV_NAMES[name])
     if value is not None and value.strip() != "":
-        return value, f"${env_name}"
-    return None, ""
+        return value, name
+    return None, name
 
 
 def _positive_int(value: Any, source: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise failures.RunFailure(
-            failures.CONFIG_ERROR, f"{source} must be a whole number, got {value!r}"
-        ) from None
+        raise InvalidSetting(source, f"must be a whole number, got {value!r}") from None
     if number < 1:
-        raise failures.RunFailure(failures.CONFIG_ERROR, f"{source} must be at least 1")
+        raise InvalidSetting(source, "must be at least 1")
     return number
 
 
@@ -111,13 +121,9 @@ def _positive_float(value: Any, source: str, *, allow_zero: bool = False) -> flo
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise failures.RunFailure(
-            failures.CONFIG_ERROR, f"{source} must be a number of seconds, got {value!r}"
-        ) from None
+        raise InvalidSetting(source, f"must be a number of seconds, got {value!r}") from None
     if number < 0 or (number == 0 and not allow_zero) or number != number:
-        raise failures.RunFailure(
-            failures.CONFIG_ERROR, f"{source} must be a positive number of seconds"
-        )
+        raise InvalidSetting(source, "must be a positive number of seconds")
     return number
 
 
@@ -180,9 +186,7 @@ def resolve_settings(
     backend, source = _pick("backend", flags, env)
     backend = str(backend or "api")
     if backend not in ("api", "claude-cli"):
-        raise failures.RunFailure(
-            failures.CONFIG_ERROR, f"{source} must be 'api' or 'claude-cli', got {backend!r}"
-        )
+        raise InvalidSetting(source, f"must be 'api' or 'claude-cli', got {backend!r}")
 
     return Settings(
         model=model,

@@ -19,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from agent_api import models
+from agent_api import models, settings_errors
+from agent_kube import kubeconfig
 from pydantic import ValidationError
 
 from agent_sync import lint, markdown, render, textfile
@@ -41,7 +42,7 @@ def _read(path: str) -> tuple[str, list[markdown.Problem]]:
 
 def _fail(message: str) -> int:
     print(f"agent-sync: {message}", file=sys.stderr)
-    return 2
+    return settings_errors.EXIT_CODE
 
 
 def _pattern(source: str) -> IdPattern:
@@ -101,12 +102,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
     except ValidationError as error:
-        details = "; ".join(
-            (f"{'.'.join(str(x) for x in e['loc'])}: " if e["loc"] else "")
-            + str(e["msg"]).removeprefix("Value error, ")
-            for e in error.errors()
-        )
-        return _fail(f"bad settings: {details}")
+        details = settings_errors.describe(error, env_prefix="AGENT_SYNC_", flags=RUN_FLAGS)
+        print(settings_errors.message("agent-sync", details), file=sys.stderr)
+        return settings_errors.EXIT_CODE
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -123,9 +121,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    service.run(settings, stop)
+    try:
+        service.run(settings, stop)
+    except kubeconfig.KubeconfigError as error:
+        return _fail(str(error))
     log.info("stopped")
     return 0
+
+
+# Settings whose flag is not `--field-name` (None: set by the environment only).
+RUN_FLAGS: dict[str, str | None] = {"identity": None, "git_token": None}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,23 +23,6 @@ APPLY = "application/apply-patch+yaml"
 log = logging.getLogger(__name__)
 
 
-def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig file."""
-    config = kubernetes.client.Configuration()
-    if kubeconfig is None:
-        try:
-            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=config
-            )
-            return kubernetes.client.ApiClient(config)
-        except kubernetes.config.ConfigException:
-            pass
-    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, client_configuration=config
-    )
-    return kubernetes.client.ApiClient(config)
-
-
 def describe(error: BaseException) -> str:
     """One line for a log: what failed and what to do."""
     if isinstance(error, ApiException):

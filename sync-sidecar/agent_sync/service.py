@@ -6,8 +6,10 @@ import logging
 import threading
 from collections.abc import Callable
 
+from agent_kube import election, kubeconfig
+
 from agent_sync import cluster as cluster_io
-from agent_sync import gitrepo, lease, metrics, sidecar, watching
+from agent_sync import gitrepo, metrics, sidecar, watching
 from agent_sync.ids import IdPattern
 from agent_sync.settings import Settings
 
@@ -41,17 +43,21 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
         debounce=settings.debounce_seconds, max_wait=settings.max_wait_seconds
     )
     stop_watching: Callable[[], None] | None = None
+    elector: election.LeaderElector | None = None
+    renewing: threading.Thread | None = None
     try:
         if repo is not None:
             _retry_until(stop, repo.prepare, "preparing the git clone")
-        client = cluster_io.load_client(settings.kubeconfig)
+        client = kubeconfig.api_client(settings.kubeconfig)
         if settings.leader_election:
             registry.ready = True  # a replica standing by is healthy
-            keeper = lease.LeaseKeeper(
-                client, namespace=namespace, name=f"agent-sync-{settings.plan}",
-                identity=settings.identity, duration_seconds=settings.lease_seconds,
+            elector = election.LeaderElector(
+                election.KubernetesLeaseApi(client), namespace=namespace,
+                name=f"agent-sync-{settings.plan}", identity=settings.identity,
+                duration_seconds=settings.lease_seconds,
             )
-            if not _hold_lease(keeper, stop):
+            renewing = _hold_lease(elector, stop)
+            if renewing is None:
                 return
         cluster = cluster_io.Cluster(client, namespace=namespace, plan=settings.plan)
         loop = sidecar.Sidecar(
@@ -59,6 +65,7 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
             source_path=settings.source_path(), pattern=pattern, metrics=registry,
             status_mode=settings.status_comments, git_url=settings.git_url,
             git_branch=settings.git_branch,
+            may_write=None if elector is None else elector.is_leader,
         )
         if repo is None and settings.file is not None:
             folder = settings.file.resolve().parent
@@ -81,6 +88,11 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
     finally:
         if stop_watching is not None:
             stop_watching()
+        if elector is not None:
+            stop.set()
+            if renewing is not None:
+                renewing.join(timeout=elector.duration_seconds)
+            elector.release()  # a standby takes over at once
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -98,33 +110,38 @@ def _retry_until(stop: threading.Event, action: Callable[[], None], what: str) -
             delay = min(delay * 2, 60.0)
 
 
-def _hold_lease(keeper: lease.LeaseKeeper, stop: threading.Event) -> bool:
-    """Waits until this replica holds the Lease, then keeps renewing it in the background;
-    losing it sets `stop`, so the process exits and its container restarts as a standby.
-    False when `stop` was set before the Lease was taken."""
-    interval = keeper.duration_seconds / 3
-    log.info("waiting for the lease %s (identity %s)", keeper.name, keeper.identity)
+def _hold_lease(
+    elector: election.LeaderElector, stop: threading.Event
+) -> threading.Thread | None:
+    """Waits until this replica holds the Lease, then keeps renewing it in a thread (which
+    it returns); losing it to another replica sets `stop`, so the process exits and its
+    container restarts as a standby. None when `stop` was set before the Lease was taken."""
+    where = f"{elector.namespace}/{elector.name}"
+    log.info("waiting for the lease %s (identity %s)", where, elector.identity)
     while not stop.is_set():
         try:
-            if keeper.try_hold():
+            if elector.try_hold():
                 break
         except Exception as error:  # the API server may be away for a while
-            log.warning("could not read the lease %s: %s; retrying", keeper.name, error)
-        stop.wait(interval)
+            log.warning(
+                "could not read the lease %s: %s; retrying", where, cluster_io.describe(error)
+            )
+        stop.wait(elector.renew_interval)
     else:
-        return False
-    log.info("holding the lease %s: syncing", keeper.name)
+        return None
+    log.info("holding the lease %s: syncing", where)
 
     def renew() -> None:
-        while not stop.wait(interval):
+        while not stop.wait(elector.renew_interval):
             try:
-                held = keeper.try_hold()
-            except Exception as error:
-                log.warning("could not renew the lease %s: %s", keeper.name, error)
+                held = elector.try_hold()
+            except Exception as error:  # leadership lapses by itself; writes check it
+                log.warning("could not renew the lease %s: %s", where, cluster_io.describe(error))
                 continue
             if not held:
-                log.error("lost the lease %s to another replica: stopping", keeper.name)
+                log.error("lost the lease %s to another replica: stopping", where)
                 stop.set()
 
-    threading.Thread(target=renew, name="lease", daemon=True).start()
-    return True
+    thread = threading.Thread(target=renew, name="lease", daemon=True)
+    thread.start()
+    return thread

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     metrics_port: int = Field(default=8081, ge=0, le=65535)  # 0 disables the server
     metrics_host: str = "0.0.0.0"
-    kubeconfig: str | None = None  # None: in-cluster config, else $KUBECONFIG
+    kubeconfig: str | None = None  # None: $KUBECONFIG, else in-cluster, else ~/.kube/config
     git_url: str | None = None
     git_branch: str = "main"
     git_path: str | None = None  # the file inside the repository

@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from agent_api import timefmt
 
 from agent_sync import lint, markdown, reconcile, render, textfile, writeback
 from agent_sync.cluster import Cluster, describe
@@ -73,8 +74,8 @@ class SyncReport:
     skipped: str | None = None  # why nothing was done
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+class NotLeading(Exception):
+    """This replica's Lease lapsed before a batch of writes: the batch is not written."""
 
 
 def commit_message(change: writeback.WriteBack) -> str:
@@ -101,7 +102,8 @@ class Sidecar:
         status_mode: writeback.StatusMode = "active",
         git_url: str | None = None,
         git_branch: str | None = None,
-        clock: Callable[[], str] = now_rfc3339,
+        clock: Callable[[], str] = timefmt.now_text,
+        may_write: Callable[[], bool] | None = None,  # None: no leader election
     ):
         self.cluster = cluster
         self.source = source
@@ -110,6 +112,7 @@ class Sidecar:
         self.metrics = metrics or Metrics()
         self.status_mode = status_mode
         self.clock = clock
+        self.may_write = may_write
         self.plan_manifest = render.plan_manifest(
             plan, path=source_path, pattern=pattern, git_url=git_url, git_branch=git_branch
         )
@@ -144,6 +147,7 @@ class Sidecar:
             )
             if change.changes_file:
                 new_text = writeback.apply(text, parsed, change)
+                self._still_leading("writing status back")
                 self.stage = "write"
                 try:
                     self.source.write(data, textfile.encode(new_text), commit_message(change))
@@ -165,11 +169,15 @@ class Sidecar:
         self.stage = "api"
         desired = render.task_manifests(parsed, plan=self.plan)
         todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
+        if todo.apply:
+            self._still_leading("applying tasks")
         if any(str(m["metadata"]["name"]) not in live for m in todo.apply):
             self._ensure_plan(again=True)  # creating tasks: the plan may have been deleted
         for manifest in todo.apply:
             self.cluster.apply(manifest)
             report.applied.append(str(manifest["metadata"]["name"]))
+        if todo.prune:
+            self._still_leading("pruning tasks")
         for name in todo.prune:
             uid = live[name].get("metadata", {}).get("uid")
             self.cluster.delete_task(name, uid)
@@ -177,6 +185,8 @@ class Sidecar:
             log.info("pruned %s: its line left the file", name)
         # After the apply, so that the task's spec.done is already false when the operator
         # sees the new spec.rerun.
+        if change.reruns:
+            self._still_leading("requesting reruns")
         for task_id in sorted(change.reruns):
             self.cluster.request_rerun(task_object_name(self.plan, task_id), self.clock())
             report.reruns.append(task_id)
@@ -195,6 +205,12 @@ class Sidecar:
         self._last_bytes = data
         return report
 
+    def _still_leading(self, what: str) -> None:
+        """Leadership checked again right before each batch of writes: a replica whose
+        Lease lapsed meanwhile (renewals failing) writes nothing."""
+        if self.may_write is not None and not self.may_write():
+            raise NotLeading(f"not holding the lease any more: stopped before {what}")
+
     def _parse(self, data: bytes) -> tuple[str, markdown.ParsedPlan]:
         """Parses and lints the file, reusing the last result while the bytes are the same
         (most syncs are triggered by the cluster, not by an edit)."""
@@ -210,6 +226,7 @@ class Sidecar:
         if self._plan_applied and not again:
             return
         if reconcile.differs(self.plan_manifest, self.cluster.get_plan()):
+            self._still_leading("applying the plan")
             self.cluster.apply(self.plan_manifest)
             log.info("applied AgentPlan %s", self.plan)
         self._plan_applied = True
@@ -238,7 +255,7 @@ class Sidecar:
     # ------------------------------------------------------------------ the loop
 
     def sync_guarded(self, since: float | None = None) -> str:
-        """One sync with its failure logged and counted: "ok", "busy" or "failed".
+        """One sync with its failure logged and counted: "ok", "busy", "standby" or "failed".
 
         A file that keeps changing under the sync is "busy", not a failure: the sync
         runs again when the edits settle.
@@ -248,6 +265,9 @@ class Sidecar:
         except textfile.FileChanged as busy:
             log.info("%s", busy)
             return "busy"
+        except NotLeading as standing_by:
+            log.warning("%s; syncing again once it is renewed", standing_by)
+            return "standby"
         except Exception as error:
             self.metrics.syncs.labels("failed").inc()
             stage = "git" if isinstance(error, GitError) else self.stage
@@ -293,7 +313,7 @@ class Sidecar:
                 backoff = 1.0
             elif outcome == "busy":
                 scheduler.file_changed()
-            else:
+            else:  # failed, or the lease is being renewed again
                 scheduler.cluster_changed(backoff)
                 backoff = min(backoff * 2, 30.0)
 

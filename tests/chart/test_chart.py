@@ -33,7 +33,7 @@ VALUE_SETS: dict[str, list[str]] = {
     "minimal": ["--set", "replicaCount=1", "--set", "crds.enabled=false",
                 "--set", "profiles.enabled=false", "--set", "defaultPlan.enabled=false",
                 "--set", "networkPolicy.enabled=false", "--set", "metrics.dashboard.enabled=false",
-                "--set", "operator.peeringName="],
+                "--set", "operator.leaderElection.enabled=false"],
 }
 
 
@@ -120,7 +120,8 @@ def test_default_profiles_are_the_plans_ten_mappings_plus_fallback(helm: Path) -
 
 def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> None:
     docs = objects(helm, *VALUE_SETS["namespaced"])
-    roles = sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role")
+    roles = sorted(d["metadata"]["namespace"] for d in docs
+                   if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leases"))
     assert roles == ["ao", "team-a", "team-b"]
     cluster_roles = [d for d in docs if d["kind"] == "ClusterRole"]
     assert len(cluster_roles) == 1
@@ -252,3 +253,26 @@ def test_trial_key_secret_goes_to_every_profile_namespace(helm: Path) -> None:
     docs = objects(helm, *VALUE_SETS["trial-key"], *VALUE_SETS["namespaced"])
     assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Secret") == [
         "ao", "team-a", "team-b"]
+
+
+def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm: Path) -> None:
+    docs = objects(helm, *VALUE_SETS["sidecar-file"])
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases"))
+    assert role["metadata"]["namespace"] == "ao"
+    by_name, create = role["rules"]
+    assert by_name["resourceNames"] == ["ao-agent-orchestrator", "agent-sync-v2"]
+    assert by_name["verbs"] == ["get", "update"]
+    assert create["verbs"] == ["create"] and "resourceNames" not in create
+    assert not any("kopf.dev" in rule.get("apiGroups", []) for d in docs
+                   if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"])
+    env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["AGENT_OPERATOR_LEADER_ELECTION"] == "true"
+    assert values["AGENT_OPERATOR_LEASE_NAME"] == "ao-agent-orchestrator"
+    assert values["AGENT_OPERATOR_LEASE_SECONDS"] == "15"
+    pod_namespace = next(e for e in env if e["name"] == "POD_NAMESPACE")
+    assert pod_namespace["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    minimal = objects(helm, *VALUE_SETS["minimal"])
+    assert not any(d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases")
+                   for d in minimal)

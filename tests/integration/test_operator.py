@@ -10,7 +10,6 @@ product has no test hook.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime
 import itertools
 import json
@@ -70,7 +69,7 @@ class Operator:
             "AGENT_OPERATOR_METRICS_PORT": "0",
             "AGENT_OPERATOR_HEALTH_PORT": "0",
             "AGENT_OPERATOR_LISTEN_ADDRESS": "127.0.0.1",
-            "AGENT_OPERATOR_PEERING_NAME": "",
+            "AGENT_OPERATOR_LEADER_ELECTION": "false",
         }
         self._log_file = log.open("ab")
         self.process = subprocess.Popen(
@@ -445,9 +444,8 @@ def test_two_operators_dispatch_each_attempt_exactly_once(
 ) -> None:
     apply(profile(ns, "general-purpose", outcome="long"))
     apply(*[task(ns, f"t{i:02d}", f"T{i:02d}") for i in range(15)])
-    peering = f"peer-{ns}"
-    operators(ns, "--peering-name", peering)
-    operators(ns, "--peering-name", peering)
+    operators(ns, "--leader-election", "--lease-seconds", "3")
+    operators(ns, "--leader-election", "--lease-seconds", "3")
     wait_for("15 Succeeded tasks", all_in(ns, {"Succeeded"}, 15), timeout=150)
     jobs = list(jobs_by_name(ns).values())
     per_task = collections.Counter(j["metadata"]["labels"][f"{GROUP}/task"] for j in jobs)
@@ -455,11 +453,8 @@ def test_two_operators_dispatch_each_attempt_exactly_once(
     creators = {j["metadata"]["annotations"][f"{GROUP}/created-by"] for j in jobs}
     assert len(creators) == 1, f"more than one replica dispatched: {creators}"
     assert max_overlap(jobs) <= 5
-    with contextlib.suppress(subprocess.CalledProcessError):
-        peers = json.loads(kubectl("-n", ns, "get", "kopfpeering", peering, "-o", "json").stdout)[
-            "status"
-        ]
-        assert len([p for p in peers.values() if p]) == 2
+    lease = json.loads(kubectl("-n", ns, "get", "lease", "agent-operator", "-o", "json").stdout)
+    assert lease["spec"]["holderIdentity"] in creators
 
 
 def test_suspend_cancels_the_running_job_and_resume_requeues_without_a_failure(

@@ -107,11 +107,12 @@ def run_with_source(
     settings: Settings, stop: threading.Event, registry: metrics.Metrics, source: sidecar.Source
 ) -> None:
     """service.run, but with a given Source (to inject a person's edit at a chosen moment)."""
+    from agent_kube import kubeconfig
     from agent_sync import cluster as cluster_io
     from agent_sync import watching
     from agent_sync.ids import IdPattern
 
-    client = cluster_io.load_client(settings.kubeconfig)
+    client = kubeconfig.api_client(settings.kubeconfig)
     cluster = cluster_io.Cluster(client, namespace=str(settings.namespace), plan=settings.plan)
     loop = sidecar.Sidecar(
         cluster=cluster, source=source, plan=settings.plan, source_path=settings.source_path(),

@@ -74,3 +74,8 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The operator's leader Lease: operator.leaderElection.leaseName, else the full name. */}}
+{{- define "ao.leaseName" -}}
+{{- default (include "ao.fullname" .) .Values.operator.leaderElection.leaseName -}}
+{{- end -}}

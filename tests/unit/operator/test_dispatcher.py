@@ -173,4 +173,4 @@ def test_invalid_settings_exit_with_a_message(capsys: pytest.CaptureFixture[str]
     assert cli.main(["--namespace", "a", "--all-namespaces"]) == 2
     assert "not both" in capsys.readouterr().err
     assert cli.main(["--namespace", "a", "--max-concurrent", "0"]) == 2
-    assert "max_concurrent" in capsys.readouterr().err
+    assert "--max-concurrent / AGENT_OPERATOR_MAX_CONCURRENT: " in capsys.readouterr().err

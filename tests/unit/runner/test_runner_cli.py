@@ -627,3 +627,19 @@ def test_prompt_cache_tokens_count_as_input_at_their_price(
     assert result.report["costUSD"] < pricing.cost_usd(
         "claude-sonnet-4-6", input_tokens=6010, output_tokens=20
     )
+
+
+def test_a_bad_setting_is_a_config_error_named_on_stderr(
+    tmp_path: Path, runner_env: None, fake_api: FakeMessagesAPI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(agent_task()))
+    code = cli.main(["--task", str(task_file), "--workspace", str(tmp_path / "ws"),
+                     "--report", str(tmp_path / "report"), "--max-turns", "0"])
+    assert code == 2
+    assert ("agent-runner: invalid settings: --max-turns / AGENT_MAX_TURNS: must be at least 1"
+            in capsys.readouterr().err)
+    report = json.loads((tmp_path / "report").read_text())
+    assert report["reason"] == "ConfigError"
+    assert fake_api.requests == []

@@ -70,10 +70,11 @@ def test_spec_agent_profile_names_the_agent_without_a_profile_context() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"AGENT_MAX_TURNS": "many"}, "$AGENT_MAX_TURNS must be a whole number"),
-        ({"AGENT_MAX_TOKENS": "0"}, "$AGENT_MAX_TOKENS must be at least 1"),
-        ({"AGENT_TIMEOUT_SECONDS": "-5"}, "$AGENT_TIMEOUT_SECONDS must be a positive"),
-        ({"AGENT_BACKEND": "gpt"}, "$AGENT_BACKEND must be 'api' or 'claude-cli'"),
+        ({"AGENT_MAX_TURNS": "many"}, "--max-turns / AGENT_MAX_TURNS: must be a whole number"),
+        ({"AGENT_MAX_TOKENS": "0"}, "--max-tokens / AGENT_MAX_TOKENS: must be at least 1"),
+        ({"AGENT_TIMEOUT_SECONDS": "-5"},
+         "--timeout-seconds / AGENT_TIMEOUT_SECONDS: must be a positive"),
+        ({"AGENT_BACKEND": "gpt"}, "--backend / AGENT_BACKEND: must be 'api' or 'claude-cli'"),
     ],
 )
 def test_bad_values_are_config_errors_naming_the_variable(

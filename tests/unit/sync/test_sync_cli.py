@@ -101,3 +101,24 @@ def test_the_charts_git_mode_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_git_mode_without_a_path_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--plan", "p", "--git-url", "file:///tmp/x.git"]) == 2
     assert "--git-path" in capsys.readouterr().err
+
+
+def test_a_bad_setting_names_its_flag_and_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--plan", "p", "--file", "x.md", "--max-wait-seconds", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "agent-sync: invalid settings: --max-wait-seconds / AGENT_SYNC_MAX_WAIT_SECONDS: "
+        "Input should be greater than 0"
+    )
+
+
+def test_a_missing_kubeconfig_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("- [ ] T1 one\n")
+    code = main(["run", "--plan", "p", "--file", str(plan), "--metrics-port", "0",
+                 "--kubeconfig", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"agent-sync: the kubeconfig {tmp_path / 'nope'} (from --kubeconfig) does not" in err
+    assert "Traceback" not in err

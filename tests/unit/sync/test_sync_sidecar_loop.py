@@ -200,3 +200,21 @@ def test_an_unchanged_file_is_not_parsed_again(plan: Path, monkeypatch: pytest.M
     plan.write_bytes(plan.read_bytes() + b"- [ ] T001.003 Three\n")
     loop.sync_once()
     assert len(calls) == 2
+
+
+def test_leadership_is_checked_again_before_each_batch_of_writes(plan: Path) -> None:
+    """A replica whose Lease lapsed between renewals writes nothing, and syncs again once it
+    holds the Lease."""
+    fake = FakeCluster()
+    leading = [True]
+    loop = make(plan, fake)
+    loop.may_write = lambda: leading[0]
+    assert loop.sync_guarded() == "ok"
+    applied = list(fake.applies)
+    plan.write_bytes(plan.read_bytes() + b"- [ ] T001.003 Three\r\n")
+    leading[0] = False
+    assert loop.sync_guarded() == "standby"
+    assert fake.applies == applied
+    leading[0] = True
+    assert loop.sync_guarded() == "ok"
+    assert "p-t001-003" in fake.applies[len(applied):]
