@@ -72,6 +72,11 @@ TaskId = Annotated[
 Timestamp = Annotated[
     str, Field(json_schema_extra={"format": "date-time"}, description="RFC 3339 time.")
 ]
+# A completion check (spec.verify of a profile or a task): one shell command line.
+MAX_VERIFY_COMMANDS = 20
+VerifyCommand = Annotated[
+    str, Field(min_length=1, max_length=4096, description="A shell command (bash -c).")
+]
 
 
 class ApiModel(BaseModel):
@@ -232,6 +237,13 @@ class AgentTaskSpec(ApiModel):
         description="Set to a new value (e.g. the current time) to run a finished task "
         "again as a new run. The sync sidecar sets it when a person unticks a succeeded "
         "task's box.",
+    )
+    verify: list[VerifyCommand] = Field(
+        default_factory=list,
+        max_length=MAX_VERIFY_COMMANDS,
+        description="Completion checks of this task: shell commands the runner runs in the "
+        "workspace after the agent reports it is done, after the profile's spec.verify. "
+        "The attempt succeeds only if every one exits 0.",
     )
 
 
@@ -659,6 +671,22 @@ class AgentProfileSpec(ApiModel):
         default=8000, ge=1, le=200000, description="Max output tokens per model turn."
     )
     max_turns: int = Field(default=50, ge=1, le=1000, description="Max model turns in one attempt.")
+    # --- completion checks: what makes an attempt a success
+    verify: list[VerifyCommand] = Field(
+        default_factory=list,
+        max_length=MAX_VERIFY_COMMANDS,
+        description="Completion checks: shell commands (e.g. 'pytest -q', 'ruff check .') "
+        "the runner runs in the workspace after the agent reports it is done; the task's "
+        "own spec.verify runs after them. The attempt succeeds only if every one exits 0; "
+        "on a failure the agent gets one wrap-up round with the output, then the attempt "
+        "fails as VerifyFailed.",
+    )
+    expect_changes: bool = Field(
+        default=True,
+        description="Whether an attempt must change files: an attempt that leaves the "
+        "workspace (or the branch) as it found it fails as NoWork. Set false for profiles "
+        "whose tasks only inspect or report.",
+    )
     max_concurrent: int | None = Field(
         default=None, ge=1, le=1000, description="Attempts of this profile running at once."
     )
