@@ -15,10 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from agent_api import report
+
 from agent_runner import failures, tools
 from agent_runner.transcript import Transcript
 
-REPORT_TAIL_CHARS: Final = 800  # of a failing check's output, in the report's summary
+# The VerifyFailed message, with the end of the failing output, opens the report's summary
+# and fits in the part of it the report encoder keeps under any shortening (a quarter of
+# the 4 KB limit), so that the output's last lines always reach the task's status.
+FAILURE_MESSAGE_CHARS: Final = report.REPORT_LIMIT_BYTES // 4 - 24
+MIN_REPORT_TAIL_CHARS: Final = 300  # of the output, however long the message's start
 FEEDBACK_TAIL_CHARS: Final = 8000  # of each failing check's output, for the wrap-up round
 COMMAND_CHARS: Final = 120  # of a command line quoted in a message
 
@@ -108,11 +114,14 @@ def verify_failure(failed: Sequence[CheckResult], *, when: str) -> failures.RunF
     """VerifyFailed, with the end of the first failing check's output in the message."""
     first = failed[0]
     others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-    return failures.RunFailure(
-        failures.VERIFY_FAILED,
+    opening = (
         f"the completion check {quoted(first.command)} failed ({first.outcome}){others} "
         f"{when}; fix the cause, or the check in spec.verify of the profile or the task. "
-        f"The end of its output:\n{tail(first.output, REPORT_TAIL_CHARS) or '(no output)'}",
+        "The end of its output:\n"
+    )
+    room = max(MIN_REPORT_TAIL_CHARS, FAILURE_MESSAGE_CHARS - len(opening))
+    return failures.RunFailure(
+        failures.VERIFY_FAILED, opening + (tail(first.output, room) or "(no output)")
     )
 
 
