@@ -258,7 +258,9 @@ class TaskResult(ApiModel):
         default_factory=list, max_length=512, description="Paths changed (from git)."
     )
     tests_passed: bool | None = Field(
-        default=None, description="Whether the tests the agent ran passed."
+        default=None,
+        description="Whether the tests passed, from the test runs' own summary lines "
+        "(the agent's commands and the completion checks); unset when none ran.",
     )
     branch: str | None = Field(default=None, max_length=255, description="Git branch pushed.")
     commit: str | None = Field(default=None, max_length=64, description="Git commit pushed.")
@@ -271,7 +273,8 @@ class TaskResult(ApiModel):
         default=None,
         max_length=256,
         description="Failure reason (RateLimited, Overloaded, Timeout, MaxTurns, "
-        "AgentGaveUp, ToolError, ConfigError, DeadlineExceeded, JobDeleted, ...).",
+        "AgentGaveUp, ToolError, VerifyFailed, NoWork, ConfigError, DeadlineExceeded, "
+        "JobDeleted, ...).",
     )
 
 
