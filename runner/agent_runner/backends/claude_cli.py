@@ -87,7 +87,6 @@ class ClaudeCliRun:
         hidden = (attempt.ENV_GIT_TOKEN, attempt.ENV_TASK_JSON)
         env = {k: v for k, v in self.env.items() if k not in hidden}
         self.log("runner", f"running {PROGRAM} -p (model {self.settings.model})")
-        self.claim = None
         try:
             completed = subprocess.run(
                 argv,

@@ -221,9 +221,14 @@ class AgentLoop:
             {"role": "user", "content": [*self._unanswered, {"type": "text", "text": text}]}
         )
         self._unanswered = []
-        self.claim = None
+        previous, self.claim = self.claim, None
         self.log("user", text)
-        return self._converse()
+        try:
+            return self._converse()
+        except failures.RunFailure:
+            if self.claim is None:  # no new report: the earlier one still says what was done
+                self.claim = previous
+            raise
 
     def _converse(self) -> tools.ReportClaim:
         messages = self.messages

@@ -197,6 +197,7 @@ def test_without_a_turn_left_for_the_wrap_up_the_checks_fail(
 
     assert result.code == 9 and result.report["reason"] == "VerifyFailed"
     assert "wrap-up round ended without a new report (MaxTurns)" in result.report["summary"]
+    assert result.report["summary"].endswith("Added a test.")  # the agent's report is kept
     assert len(fake_api.requests) == 2
 
 
