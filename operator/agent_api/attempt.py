@@ -47,6 +47,7 @@ class ProfileContext(_ContextModel):
     system_prompt: str | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_turns: int | None = Field(default=None, ge=1)
+    expect_changes: bool = True  # False: an attempt that changes no file may still succeed
 
 
 class PreviousFailure(_ContextModel):
@@ -71,6 +72,11 @@ class AttemptContext(_ContextModel):
     attempt: int = Field(default=1, ge=1)
     previous_failure: PreviousFailure | None = None
     dependencies: list[DependencyResult] = Field(default_factory=list)
+    # The completion checks, the profile's spec.verify then the task's. None: not given
+    # (a task run by hand), so the runner takes the task's own spec.verify.
+    verify: list[models.VerifyCommand] | None = Field(
+        default=None, max_length=2 * models.MAX_VERIFY_COMMANDS
+    )
 
 
 class TaskInputError(ValueError):

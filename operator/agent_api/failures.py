@@ -20,6 +20,8 @@ MAX_TURNS: Final = "MaxTurns"
 AGENT_GAVE_UP: Final = "AgentGaveUp"
 TOOL_ERROR: Final = "ToolError"
 INTERNAL_ERROR: Final = "InternalError"
+VERIFY_FAILED: Final = "VerifyFailed"  # the completion checks failed, after a wrap-up round
+NO_WORK: Final = "NoWork"  # no model turn, no token, or no change where one was expected
 
 RunnerReason = Literal[
     "ConfigError",
@@ -30,6 +32,8 @@ RunnerReason = Literal[
     "AgentGaveUp",
     "ToolError",
     "InternalError",
+    "VerifyFailed",
+    "NoWork",
 ]
 
 EXIT_CODES: Final[dict[str, int]] = {
@@ -42,6 +46,8 @@ EXIT_CODES: Final[dict[str, int]] = {
     MAX_TURNS: 6,
     AGENT_GAVE_UP: 7,
     TOOL_ERROR: 8,
+    VERIFY_FAILED: 9,
+    NO_WORK: 10,
 }
 """The runner's exit code per outcome; the operator reads the code first, then the report."""
 
@@ -80,10 +86,13 @@ RETRIED: Final[frozenset[str]] = frozenset(
         INTERNAL_ERROR,
         MAX_TURNS,
         AGENT_GAVE_UP,
+        VERIFY_FAILED,
+        NO_WORK,
     }
 )
-"""Runner reasons a new attempt may fix. MaxTurns and AgentGaveUp are worth a retry
-because the next prompt carries the failure."""
+"""Runner reasons a new attempt may fix. MaxTurns, AgentGaveUp, VerifyFailed and NoWork
+are worth a retry because the next prompt carries the failure (for VerifyFailed, the
+checks' output) and the branch keeps the work done so far."""
 
 NOT_RETRIED: Final[frozenset[str]] = frozenset(
     {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED}

@@ -72,6 +72,11 @@ TaskId = Annotated[
 Timestamp = Annotated[
     str, Field(json_schema_extra={"format": "date-time"}, description="RFC 3339 time.")
 ]
+# A completion check (spec.verify of a profile or a task): one shell command line.
+MAX_VERIFY_COMMANDS = 20
+VerifyCommand = Annotated[
+    str, Field(min_length=1, max_length=4096, description="A shell command (bash -c).")
+]
 
 
 class ApiModel(BaseModel):
@@ -233,6 +238,13 @@ class AgentTaskSpec(ApiModel):
         "again as a new run. The sync sidecar sets it when a person unticks a succeeded "
         "task's box.",
     )
+    verify: list[VerifyCommand] = Field(
+        default_factory=list,
+        max_length=MAX_VERIFY_COMMANDS,
+        description="Completion checks of this task: shell commands the runner runs in the "
+        "workspace after the agent reports it is done, after the profile's spec.verify. "
+        "The attempt succeeds only if every one exits 0.",
+    )
 
 
 class TaskResult(ApiModel):
@@ -246,7 +258,9 @@ class TaskResult(ApiModel):
         default_factory=list, max_length=512, description="Paths changed (from git)."
     )
     tests_passed: bool | None = Field(
-        default=None, description="Whether the tests the agent ran passed."
+        default=None,
+        description="Whether the tests passed, from the test runs' own summary lines "
+        "(the agent's commands and the completion checks); unset when none ran.",
     )
     branch: str | None = Field(default=None, max_length=255, description="Git branch pushed.")
     commit: str | None = Field(default=None, max_length=64, description="Git commit pushed.")
@@ -259,7 +273,8 @@ class TaskResult(ApiModel):
         default=None,
         max_length=256,
         description="Failure reason (RateLimited, Overloaded, Timeout, MaxTurns, "
-        "AgentGaveUp, ToolError, ConfigError, DeadlineExceeded, JobDeleted, ...).",
+        "AgentGaveUp, ToolError, VerifyFailed, NoWork, ConfigError, DeadlineExceeded, "
+        "JobDeleted, ...).",
     )
 
 
@@ -659,6 +674,22 @@ class AgentProfileSpec(ApiModel):
         default=8000, ge=1, le=200000, description="Max output tokens per model turn."
     )
     max_turns: int = Field(default=50, ge=1, le=1000, description="Max model turns in one attempt.")
+    # --- completion checks: what makes an attempt a success
+    verify: list[VerifyCommand] = Field(
+        default_factory=list,
+        max_length=MAX_VERIFY_COMMANDS,
+        description="Completion checks: shell commands (e.g. 'pytest -q', 'ruff check .') "
+        "the runner runs in the workspace after the agent reports it is done; the task's "
+        "own spec.verify runs after them. The attempt succeeds only if every one exits 0; "
+        "on a failure the agent gets one wrap-up round with the output, then the attempt "
+        "fails as VerifyFailed.",
+    )
+    expect_changes: bool = Field(
+        default=True,
+        description="Whether an attempt must change files: an attempt that leaves the "
+        "workspace (or the branch) as it found it fails as NoWork. Set false for profiles "
+        "whose tasks only inspect or report.",
+    )
     max_concurrent: int | None = Field(
         default=None, ge=1, le=1000, description="Attempts of this profile running at once."
     )

@@ -22,6 +22,7 @@ from typing import Any
 from agent_api import report, settings_errors
 
 from agent_runner import (
+    completion,
     failures,
     pricing,
     prompt,
@@ -92,12 +93,17 @@ class Attempt:
     cli_cost: float | None = None
     claim: tools.ReportClaim | None = None
     commands: list[tools.CommandRecord] | None = None
+    checks: list[completion.CheckResult] | None = None  # the round of checks that passed
     outcome: workspace.Outcome | None = None
     failure: failures.RunFailure | None = None
 
     def summary(self) -> str:
-        """The agent's summary, after the failure message when there is one."""
+        """The agent's summary, after the failure message when there is one (first, so
+        that it survives when the report is shortened) and before the checks passed."""
         text = self.claim.summary if self.claim is not None else ""
+        note = completion.passed_note(self.checks or [])
+        if note:
+            text = f"{text}\n\n{note}".strip()
         if self.failure is not None and self.failure.message not in text:
             text = f"{self.failure.message}\n\n{text}".strip()
         return text
@@ -189,39 +195,49 @@ def run_attempt(
         env=env,
     )
     attempt.commands = toolbox.commands
+    checks = task_input.verify
     system = prompt.build_system_prompt(config.system_prompt, branch=space.branch)
     task_prompt = prompt.build_task_prompt(
-        task_input, agent_name=config.agent_name, branch=space.branch
+        task_input, agent_name=config.agent_name, branch=space.branch, checks=checks
     )
+    agent: loop.AgentLoop | claude_cli.ClaudeCliRun
+    if config.backend == "claude-cli":
+        agent = claude_cli.ClaudeCliRun(
+            config, space.root, env, log,
+            task_prompt=task_prompt, system_prompt=system, deadline=deadline, clock=clock,
+        )
+    else:
+        agent = loop.AgentLoop(
+            client=loop.make_client(config),
+            settings=config,
+            toolbox=toolbox,
+            system=system,
+            task_prompt=task_prompt,
+            deadline=deadline,
+            log=log,
+            clock=clock,
+        )
+    attempt.usage = agent.usage
     try:
         with sigterm_as_timeout():
-            if config.backend == "claude-cli":
-                cli_run = claude_cli.ClaudeCliRun(config, space.root, env, log)
-                attempt.usage = cli_run.usage
-                try:
-                    attempt.claim = cli_run.run(
-                        task_prompt=task_prompt,
-                        system_prompt=system,
-                        seconds=deadline - clock.monotonic(),
-                    )
-                finally:
-                    attempt.cli_cost = cli_run.cost_usd
-            else:
-                agent = loop.AgentLoop(
-                    client=loop.make_client(config),
-                    settings=config,
-                    toolbox=toolbox,
-                    system=system,
-                    task_prompt=task_prompt,
-                    deadline=deadline,
-                    log=log,
-                    clock=clock,
+            try:
+                agent.run()
+                usage = agent.usage
+                idle = completion.no_model_work(
+                    turns=agent.turns, tokens=usage.total_input_tokens + usage.output_tokens
                 )
-                attempt.usage = agent.usage
-                try:
-                    agent.run()
-                finally:  # a gave-up report is kept too
-                    attempt.claim = agent.claim
+                if idle is not None:
+                    raise idle
+                attempt.checks = completion.verify(agent, toolbox, checks, log=log)
+                unchanged = completion.no_changes(
+                    space.files_changed(), expect_changes=task_input.expect_changes
+                )
+                if unchanged is not None:
+                    raise unchanged
+            finally:  # a gave-up report is kept too
+                attempt.claim = agent.claim
+                if isinstance(agent, claude_cli.ClaudeCliRun):
+                    attempt.cli_cost = agent.cost_usd
     except failures.RunFailure as failure:
         attempt.failure = failure
         log.runner(f"attempt failed: {failure}")
@@ -256,13 +272,10 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
             cache_write_tokens=usage.cache_write_tokens,
             cache_read_tokens=usage.cache_read_tokens,
         )
-    claim = attempt.claim
     failure = attempt.failure
     summary = attempt.summary()
     outcome = attempt.outcome
-    tests = tools.tests_passed(
-        attempt.commands or [], claim.test_command if claim is not None else None
-    )
+    tests = tools.tests_passed(attempt.commands or [])
     return report.Report(
         status="succeeded" if failure is None else "failed",
         summary=redactor(summary),

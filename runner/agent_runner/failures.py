@@ -12,10 +12,12 @@ from agent_api.failures import (
     CONFIG_ERROR,
     INTERNAL_ERROR,
     MAX_TURNS,
+    NO_WORK,
     OVERLOADED,
     RATE_LIMITED,
     TIMEOUT,
     TOOL_ERROR,
+    VERIFY_FAILED,
 )
 from agent_api.failures import RunnerReason as Reason
 
@@ -24,10 +26,12 @@ __all__ = [
     "CONFIG_ERROR",
     "INTERNAL_ERROR",
     "MAX_TURNS",
+    "NO_WORK",
     "OVERLOADED",
     "RATE_LIMITED",
     "TIMEOUT",
     "TOOL_ERROR",
+    "VERIFY_FAILED",
     "Reason",
     "RunFailure",
 ]

@@ -8,6 +8,8 @@ produced, and why the last attempt failed. Pure functions of the task input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from agent_runner.task import TaskInput
 
 MAX_DEPENDENCY_SUMMARY_CHARS = 2000
@@ -20,8 +22,8 @@ workspace; you cannot leave it. Nobody will answer questions: decide and act.
 {repository_note}
 Work in small steps and check your work (build it, run the tests) before you finish. \
 When you are done, or if you cannot complete the task, call the `report` tool exactly \
-once with a summary of what you did, whether it is completed, and the command that \
-runs the tests. Ending your turn without calling `report` counts as giving up."""
+once with a summary of what you did and whether it is completed. Ending your turn \
+without calling `report` counts as giving up."""
 
 REPOSITORY_NOTE = """\
 The workspace is a git clone on branch {branch}. Do not push, switch branches or \
@@ -40,7 +42,18 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def build_task_prompt(task_input: TaskInput, *, agent_name: str, branch: str | None) -> str:
+CHECKS_NOTE = """\
+When you report the task completed, the runner runs these completion checks in the \
+workspace; the attempt succeeds only if every one exits 0, so run them yourself first:"""
+
+
+def build_task_prompt(
+    task_input: TaskInput,
+    *,
+    agent_name: str,
+    branch: str | None,
+    checks: Sequence[str] = (),
+) -> str:
     """The first user message of the conversation."""
     spec = task_input.spec
     context = task_input.context
@@ -75,6 +88,8 @@ def build_task_prompt(task_input: TaskInput, *, agent_name: str, branch: str | N
             ),
             "Avoid what made it fail; its committed work, if any, is already in the workspace.",
         ]
+    if checks:
+        lines += ["", CHECKS_NOTE, *(f"- `{command}`" for command in checks)]
     lines += [
         "",
         "Execute this task and report:",

@@ -29,6 +29,18 @@ class TaskInput:
     def spec(self) -> models.AgentTaskSpec:
         return self.task.spec
 
+    @property
+    def verify(self) -> list[str]:
+        """The completion checks: the context's (the profile's, then the task's), or the
+        task's own spec.verify when no operator gave a context."""
+        if self.context.verify is not None:
+            return list(self.context.verify)
+        return list(self.spec.verify)
+
+    @property
+    def expect_changes(self) -> bool:
+        return self.context.profile.expect_changes
+
 
 def parse_task(text: str, *, source: str) -> TaskInput:
     """Validate the task input text; every problem is a ConfigError naming the field."""

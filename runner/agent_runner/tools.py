@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import signal
 import subprocess
 import time
@@ -22,7 +21,7 @@ from typing import Any, Final
 
 from agent_api import attempt
 
-from agent_runner import failures, redact
+from agent_runner import failures, redact, testruns
 
 MAX_OUTPUT_CHARS: Final = 30_000  # of one tool result, head and tail kept
 MAX_READ_CHARS: Final = 100_000
@@ -30,11 +29,9 @@ MAX_LIST_ENTRIES: Final = 1000
 LIST_SKIP_DIRS: Final = frozenset({".git", "node_modules", "__pycache__", ".venv", ".tox"})
 FATAL_ERRNOS: Final = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
-TEST_COMMAND: Final = re.compile(
-    r"(?:^|[\s;&|(/])(?:pytest|py\.test|tox|nox|unittest|go\s+test|cargo\s+test|"
-    r"(?:npm|yarn|pnpm)\s+(?:run\s+)?test|make\s+(?:test|check)|mvn\s+test|gradle\w*\s+test|"
-    r"ctest|rspec|phpunit|jest|vitest|bats)\b"
-)
+# Of each command's output, the end kept in its record: where test runners print their
+# summary line (see testruns).
+RECORD_TAIL_CHARS: Final = 8000
 
 REPORT_TOOL_NAME: Final = "report"
 
@@ -111,7 +108,8 @@ TOOL_DEFINITIONS: Final[list[dict[str, Any]]] = [
     {
         "name": REPORT_TOOL_NAME,
         "description": "Finish the task: report what you did. Call it exactly once, last. "
-        "Files changed are taken from the workspace, not from this report.",
+        "Files changed are taken from the workspace and test results from the commands "
+        "run, not from this report.",
         "input_schema": {
             "type": "object",
             "properties": {
@@ -124,14 +122,6 @@ TOOL_DEFINITIONS: Final[list[dict[str, Any]]] = [
                     "enum": ["completed", "gave_up"],
                     "description": "completed: the task is done. gave_up: you could not "
                     "do it (say why in the summary).",
-                },
-                "tests_passed": {
-                    "type": ["boolean", "null"],
-                    "description": "Whether the tests you ran passed; null if none.",
-                },
-                "test_command": {
-                    "type": "string",
-                    "description": "The shell command you used to run the tests.",
                 },
             },
             "required": ["summary", "status"],
@@ -154,15 +144,18 @@ class ToolOutcome:
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """One shell command the agent ran, kept as evidence for the report."""
+    """One shell command that ran in the workspace, kept as evidence for the report."""
 
     command: str
     exit_code: int | None  # None: killed at the timeout
     seconds: float
+    output_tail: str = ""  # the end of its output (RECORD_TAIL_CHARS)
+    check_round: int | None = None  # None: the agent's; 1, 2: a round of completion checks
 
     @property
-    def looks_like_tests(self) -> bool:
-        return TEST_COMMAND.search(self.command) is not None
+    def tests_verdict(self) -> bool | None:
+        """Whether it was a passing test run; None if no test runner's summary shows."""
+        return testruns.verdict(self.output_tail, self.exit_code)
 
 
 @dataclass(frozen=True)
@@ -171,8 +164,6 @@ class ReportClaim:
 
     summary: str
     completed: bool
-    tests_passed: bool | None
-    test_command: str | None
 
 
 def parse_report_claim(tool_input: Mapping[str, Any]) -> ReportClaim:
@@ -182,14 +173,7 @@ def parse_report_claim(tool_input: Mapping[str, Any]) -> ReportClaim:
         raise ToolInputError(
             "report needs 'summary' (text) and 'status' ('completed' or 'gave_up')"
         )
-    tests = tool_input.get("tests_passed")
-    command = tool_input.get("test_command")
-    return ReportClaim(
-        summary=summary,
-        completed=status == "completed",
-        tests_passed=tests if isinstance(tests, bool) else None,
-        test_command=command.strip() if isinstance(command, str) and command.strip() else None,
-    )
+    return ReportClaim(summary=summary, completed=status == "completed")
 
 
 def truncate_middle(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -297,6 +281,16 @@ class ToolBox:
             timeout = min(timeout, float(asked))
         if timeout <= 0:
             raise ToolInputError("no time is left to run commands; call report now")
+        record, text = self.shell(command, timeout=timeout)
+        if record.exit_code is None:
+            return f"[killed after {timeout:.0f} s timeout]\n{text}"
+        return f"[exit code {record.exit_code}]\n{text}"
+
+    def shell(
+        self, command: str, *, timeout: float, check_round: int | None = None
+    ) -> tuple[CommandRecord, str]:
+        """Run one command line in the workspace, as the agent's shell does; returns its
+        record (also kept in ``commands``) and its whole output."""
         started = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -324,11 +318,16 @@ class ToolBox:
             process.wait()
             raise
         seconds = time.monotonic() - started
-        self.commands.append(CommandRecord(command, exit_code, seconds))
         text = output.decode("utf-8", errors="replace")
-        if exit_code is None:
-            return f"[killed after {timeout:.0f} s timeout]\n{text}"
-        return f"[exit code {exit_code}]\n{text}"
+        record = CommandRecord(
+            command,
+            exit_code,
+            seconds,
+            output_tail=text[-RECORD_TAIL_CHARS:],
+            check_round=check_round,
+        )
+        self.commands.append(record)
+        return record, text
 
     def _read_file(self, tool_input: Mapping[str, Any]) -> str:
         path = self.resolve(tool_input.get("path"))
@@ -407,19 +406,19 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def tests_passed(commands: list[CommandRecord], named_command: str | None) -> bool | None:
-    """Whether the tests passed, judged from the commands actually run.
+def tests_passed(commands: list[CommandRecord]) -> bool | None:
+    """Whether the tests passed, judged from the commands that actually ran.
 
-    The last command that is either the one the agent named as its test command or
-    looks like a test runner decides; with none, the answer is unknown (None), whatever
+    Only commands whose output shows a test runner's summary count (see testruns). The
+    last of them decides; when it is a completion check, its whole round of checks does
+    (every test run in it must pass). With none, the answer is unknown (None), whatever
     the agent claims.
     """
-    relevant = [
-        record
-        for record in commands
-        if record.looks_like_tests
-        or (named_command is not None and record.command.strip() == named_command.strip())
-    ]
-    if not relevant:
+    judged = [(record, verdict) for record in commands if (verdict := record.tests_verdict)
+              is not None]
+    if not judged:
         return None
-    return relevant[-1].exit_code == 0
+    last, verdict = judged[-1]
+    if last.check_round is None:
+        return verdict
+    return all(v for record, v in judged if record.check_round == last.check_round)

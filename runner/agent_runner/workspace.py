@@ -281,8 +281,11 @@ class PlainWorkspace:
     def branch(self) -> str | None:
         return None
 
+    def files_changed(self) -> tuple[str, ...]:
+        return changed_between(self.before, snapshot(self.root))
+
     def finish(self, message: str) -> Outcome:
-        return Outcome(files_changed=changed_between(self.before, snapshot(self.root)))
+        return Outcome(files_changed=self.files_changed())
 
 
 def open_plain(root: Path) -> PlainWorkspace:

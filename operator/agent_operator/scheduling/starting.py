@@ -46,10 +46,12 @@ def attempt_context(
             system_prompt=route.spec.system_prompt,
             max_tokens=route.spec.max_tokens,
             max_turns=route.spec.max_turns,
+            expect_changes=route.spec.expect_changes,
         ),
         attempt=number,
         previous_failure=previous,
         dependencies=dependencies,
+        verify=route.spec.verify + task.spec.verify,
     )
 
 

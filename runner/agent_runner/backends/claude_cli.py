@@ -19,7 +19,7 @@ from typing import Any, Final
 from agent_api import attempt
 
 from agent_runner import failures, tools
-from agent_runner.backends.messages_api import Usage
+from agent_runner.backends.messages_api import Clock, SystemClock, Usage
 from agent_runner.settings import Settings
 from agent_runner.transcript import Transcript
 
@@ -28,34 +28,42 @@ PROGRAM: Final = "claude"
 
 @dataclass
 class ClaudeCliRun:
-    """One ``claude -p`` invocation and what it reported."""
+    """The ``claude -p`` invocations of one attempt and what they reported."""
 
     settings: Settings
     root: Path
     env: Mapping[str, str]
     log: Transcript
+    task_prompt: str
+    system_prompt: str
+    deadline: float  # clock.monotonic() value by which the CLI must have finished
+    clock: Clock = field(default_factory=SystemClock)
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None  # the CLI's own figure, when it gives one
     claim: tools.ReportClaim | None = None
+    turns: int | None = None  # model turns as the CLI counts them (num_turns); None: untold
+    session_id: str | None = None  # to resume the conversation for a follow-up
 
-    def command(self, *, task_prompt: str, system_prompt: str) -> list[str]:
+    def command(self, *, prompt_text: str, resume: bool = False) -> list[str]:
+        argv = [PROGRAM, "-p", prompt_text]
+        if resume:
+            argv += ["--resume", self.session_id] if self.session_id else ["--continue"]
+        turns_left = self.settings.max_turns - (self.turns or 0)
         return [
-            PROGRAM,
-            "-p",
-            task_prompt,
+            *argv,
             "--output-format",
             "json",
             "--model",
             self.settings.model,
             "--max-turns",
-            str(self.settings.max_turns),
+            str(max(1, turns_left) if resume else self.settings.max_turns),
             "--append-system-prompt",
-            system_prompt,
+            self.system_prompt,
             "--permission-mode",
             "bypassPermissions",
         ]
 
-    def run(self, *, task_prompt: str, system_prompt: str, seconds: float) -> tools.ReportClaim:
+    def run(self) -> tools.ReportClaim:
         """The CLI's result as a report claim; raises RunFailure on every failure."""
         if shutil.which(PROGRAM, path=self.env.get("PATH")) is None:
             raise failures.RunFailure(
@@ -63,9 +71,21 @@ class ClaudeCliRun:
                 "AGENT_BACKEND is claude-cli but the `claude` program is not installed in "
                 "the image; install @anthropic-ai/claude-code or use the api backend",
             )
+        return self._invoke(self.command(prompt_text=self.task_prompt))
+
+    def follow_up(self, text: str) -> tools.ReportClaim:
+        """Resume the conversation with ``text``, within the turns left."""
+        self.log("user", text)
+        return self._invoke(self.command(prompt_text=text, resume=True))
+
+    def _invoke(self, argv: list[str]) -> tools.ReportClaim:
+        seconds = self.deadline - self.clock.monotonic()
+        if seconds <= 0:
+            raise failures.RunFailure(
+                failures.TIMEOUT, f"no time was left to run {PROGRAM}"
+            )
         hidden = (attempt.ENV_GIT_TOKEN, attempt.ENV_TASK_JSON)
         env = {k: v for k, v in self.env.items() if k not in hidden}
-        argv = self.command(task_prompt=task_prompt, system_prompt=system_prompt)
         self.log("runner", f"running {PROGRAM} -p (model {self.settings.model})")
         try:
             completed = subprocess.run(
@@ -88,7 +108,14 @@ class ClaudeCliRun:
         self.log("claude", json.dumps(result, indent=1)[:4000])
         self.usage.add(_UsageView(result.get("usage")))
         cost = result.get("total_cost_usd")
-        self.cost_usd = float(cost) if isinstance(cost, int | float) else None
+        if isinstance(cost, int | float):
+            self.cost_usd = (self.cost_usd or 0.0) + float(cost)
+        turns = result.get("num_turns")
+        if isinstance(turns, int) and not isinstance(turns, bool):
+            self.turns = (self.turns or 0) + turns
+        session = result.get("session_id")
+        if isinstance(session, str) and session:
+            self.session_id = session
         self.claim = claim_from_result(result, exit_code=completed.returncode)
         return self.claim
 
@@ -147,6 +174,4 @@ def claim_from_result(result: Mapping[str, Any], *, exit_code: int) -> tools.Rep
             failures.AGENT_GAVE_UP,
             f"{PROGRAM} ended with an error ({subtype or f'exit {exit_code}'}): {text[:500]}",
         )
-    return tools.ReportClaim(
-        summary=text, completed=True, tests_passed=None, test_command=None
-    )
+    return tools.ReportClaim(summary=text, completed=True)

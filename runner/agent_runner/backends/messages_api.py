@@ -202,32 +202,55 @@ class AgentLoop:
     turns: int = 0
     retry_waited: float = 0.0  # backoff sleep spent so far, across all calls
     claim: tools.ReportClaim | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    _unanswered: list[dict[str, Any]] = field(default_factory=list)  # the report's result
+    _warned: bool = False
 
     def run(self) -> tools.ReportClaim:
         """The agent's report; raises RunFailure for every way it can end otherwise."""
-        messages: list[dict[str, Any]] = [
+        self.messages = [
             {"role": "user", "content": [{"type": "text", "text": self.task_prompt}]}
         ]
         self.log("user", self.task_prompt)
-        warned = False
+        return self._converse()
+
+    def follow_up(self, text: str) -> tools.ReportClaim:
+        """Continue the conversation after a report, within the same limits (turns and
+        time): the agent reads ``text`` and works until it reports again."""
+        self.messages.append(
+            {"role": "user", "content": [*self._unanswered, {"type": "text", "text": text}]}
+        )
+        self._unanswered = []
+        previous, self.claim = self.claim, None
+        self.log("user", text)
+        try:
+            return self._converse()
+        except failures.RunFailure:
+            if self.claim is None:  # no new report: the earlier one still says what was done
+                self.claim = previous
+            raise
+
+    def _converse(self) -> tools.ReportClaim:
+        messages = self.messages
         nudged = False
         max_turns = self.settings.max_turns
-        for turn in range(1, max_turns + 1):
-            self.turns = turn
+        while self.turns < max_turns:
+            self.turns += 1
+            turn = self.turns
             seconds_left = self.deadline - self.clock.monotonic()
             if seconds_left <= 0:
                 raise self._timeout()
             turns_left = max_turns - turn + 1
             near_turns = turns_left <= WRAP_UP_TURNS
             near_time = seconds_left <= self.settings.wrap_up_seconds
-            if not warned and turn > 1 and (near_turns or near_time):
+            if not self._warned and turn > 1 and (near_turns or near_time):
                 notice = prompt.wrap_up_notice(
                     turns_left=turns_left if near_turns else None,
                     seconds_left=seconds_left if near_time else None,
                 )
                 messages[-1]["content"].append({"type": "text", "text": notice})
                 self.log("runner", notice)
-                warned = True
+                self._warned = True
 
             elided = elide_old_output(messages)
             if elided:
@@ -284,6 +307,7 @@ class AgentLoop:
             for use in tool_uses:
                 results.append(self._run_tool(use))
             if self.claim is not None:
+                self._unanswered = results
                 if not self.claim.completed:
                     raise failures.RunFailure(
                         failures.AGENT_GAVE_UP,

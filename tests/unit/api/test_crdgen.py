@@ -115,6 +115,7 @@ def test_models_refuse_unknown_fields_and_bad_values() -> None:
         "done": False,
         "timeoutSeconds": 7200,
         "suspend": False,
+        "verify": [],
     }
 
 

@@ -21,6 +21,8 @@ ALL_REASONS = [
     "AgentGaveUp",
     "ToolError",
     "InternalError",
+    "VerifyFailed",
+    "NoWork",
 ]
 
 
@@ -35,9 +37,12 @@ def test_exit_codes_are_the_agreed_ones() -> None:
         "MaxTurns": 6,
         "AgentGaveUp": 7,
         "ToolError": 8,
+        "VerifyFailed": 9,
+        "NoWork": 10,
     }
     assert set(failures.Reason.__args__) == set(ALL_REASONS)  # type: ignore[attr-defined]
     assert REASON_BY_EXIT_CODE[3] == "RateLimited"
+    assert REASON_BY_EXIT_CODE[9] == "VerifyFailed" and REASON_BY_EXIT_CODE[10] == "NoWork"
 
 
 def test_config_errors_are_not_worth_retrying() -> None:

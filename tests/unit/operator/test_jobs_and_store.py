@@ -57,6 +57,7 @@ def _build(task: dict[str, Any], profile: models.AgentProfileSpec | None = None)
                 attempt=3,
                 previous_failure=attempt.PreviousFailure(reason="ToolError", summary="boom"),
                 dependencies=[attempt.DependencyResult(task_id="T0", title="x", summary="s")],
+                verify=["pytest -q", "ruff check ."],
             ),
             ttl_seconds=99,
             created_by="me",
@@ -107,7 +108,9 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
         "systemPrompt": "",
         "maxTokens": 5,
         "maxTurns": 6,
+        "expectChanges": True,
     }
+    assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
     assert payload["context"]["previousFailure"] == {"reason": "ToolError", "summary": "boom"}
 
 

@@ -33,6 +33,18 @@ def test_dependencies_run_in_order_and_dependents_start_in_the_same_pass() -> No
     ]
 
 
+def test_the_runner_is_told_the_completion_checks_profile_first() -> None:
+    world = World(
+        profile("py", match="python", verify=["pytest -q"], expectChanges=False),
+        task("a", title="python work", verify=["ruff check ."]),
+    )
+    world.step()
+    job = world.get("Job", "a-1")
+    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
+    assert payload["context"]["profile"]["expectChanges"] is False
+
+
 def test_priority_then_age_orders_dispatch_under_the_global_cap() -> None:
     later = T0 + datetime.timedelta(seconds=10)
     world = World(

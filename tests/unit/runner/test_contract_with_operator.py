@@ -17,10 +17,12 @@ from agent_api import report as reports
 from agent_operator import jobs, results
 
 from .conftest import Run
-from .fakes import FakeMessagesAPI, Reply, agent_task, api_error, report_call
+from .fakes import FakeMessagesAPI, Reply, agent_task, api_error, ok, report_call, tool_use
 
 
-def _operator_input(task: dict[str, Any]) -> tuple[str, dict[str, str]]:
+def _operator_input(
+    task: dict[str, Any], verify: list[str] | None = None
+) -> tuple[str, dict[str, str]]:
     """The AGENT_TASK_JSON the operator would give this task's third attempt, and the
     plain env values it sets."""
     task = {**task, "metadata": {**task["metadata"], "uid": "uid-1", "namespace": "ns"}}
@@ -39,6 +41,7 @@ def _operator_input(task: dict[str, Any]) -> tuple[str, dict[str, str]]:
                 dependencies=[
                     attempt.DependencyResult(task_id="T000.001", title="API", summary="added /v1")
                 ],
+                verify=verify,
             ),
             ttl_seconds=60,
             created_by="test",
@@ -62,13 +65,18 @@ def _operator_reads(run: Run) -> tuple[models.TaskResult, str | None]:
 def test_a_successful_attempt_reads_back_field_for_field(
     run: Any, fake_api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
-    payload, _ = _operator_input(agent_task())
-    fake_api.reply(report_call("Did the work."))
+    payload, _ = _operator_input(agent_task(), verify=["test -s notes.txt"])
+    fake_api.reply(
+        ok(tool_use("write_file", {"path": "notes.txt", "content": "work\n"})),
+        report_call("Did the work."),
+    )
     done = run(payload)
     assert done.code == 0, done.stdout
     result, reason = _operator_reads(done)
     assert reason is None
-    assert result.status == "succeeded" and result.summary == "Did the work."
+    assert result.status == "succeeded"
+    assert result.summary == "Did the work.\n\nCompletion checks passed: `test -s notes.txt`."
+    assert result.files_changed == ["notes.txt"]
     assert result.input_tokens == done.report["inputTokens"] > 0
     assert result.output_tokens == done.report["outputTokens"] > 0
     assert result.cost_usd == done.report["costUSD"] > 0
@@ -85,3 +93,20 @@ def test_a_config_error_is_read_as_one_and_not_retried(run: Any, fake_api: FakeM
     assert failed.code == failures.EXIT_CODES[failures.CONFIG_ERROR]
     assert reason == failures.CONFIG_ERROR == result.reason
     assert not failures.is_retried(reason)
+
+
+def test_failed_checks_are_read_as_verify_failed_and_retried(
+    run: Any, fake_api: FakeMessagesAPI
+) -> None:
+    payload, _ = _operator_input(agent_task(), verify=["echo 'lint: 3 problems'; exit 1"])
+    fake_api.reply(
+        ok(tool_use("write_file", {"path": "notes.txt", "content": "work\n"})),
+        report_call("Did the work."),
+        report_call("Could not fix the lint."),
+    )
+    failed = run(payload)
+    result, reason = _operator_reads(failed)
+    assert failed.code == failures.EXIT_CODES[failures.VERIFY_FAILED] == 9
+    assert reason == failures.VERIFY_FAILED == result.reason
+    assert failures.is_retried(reason)
+    assert "lint: 3 problems" in result.summary

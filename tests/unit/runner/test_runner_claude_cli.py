@@ -119,3 +119,56 @@ def test_without_the_cli_installed_it_is_a_config_error(
     exit_code, report = run_cli_backend(tmp_path, agent_task(), monkeypatch, capsys)
 
     assert exit_code == 2 and "not installed" in report["summary"]
+
+
+RESUMING_STAND_IN = """#!{python}
+import json, os, sys
+from pathlib import Path
+with open(os.environ["CLAUDE_ARGS_FILE"], "a") as calls:
+    calls.write(json.dumps(sys.argv[1:]) + "\\n")
+Path("from_cli.txt").write_text("made by claude\\n")
+if "--resume" in sys.argv:
+    Path("fixed.txt").write_text("fixed\\n")
+print(json.dumps({{"type": "result", "subtype": "success", "is_error": False,
+                  "result": "done", "num_turns": 2, "session_id": "sess-1",
+                  "usage": {{"input_tokens": 10, "output_tokens": 5}}}}))
+"""
+
+
+def test_failing_checks_resume_the_cli_session_for_the_wrap_up_round(
+    tmp_path: Path, remote: Remote, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args_file = install_claude(tmp_path, monkeypatch, {})
+    (tmp_path / "bin" / "claude").write_text(RESUMING_STAND_IN.format(python=sys.executable))
+    task = agent_task(repository={"url": remote.url}, context={"verify": ["test -f fixed.txt"]})
+
+    code, report = run_cli_backend(tmp_path, task, monkeypatch, capsys)
+
+    assert code == 0, report
+    calls = [json.loads(line) for line in args_file.read_text().splitlines()]
+    assert len(calls) == 2
+    assert "test -f fixed.txt" in calls[0][1]  # the first prompt names the check
+    resumed = calls[1]
+    assert resumed[resumed.index("--resume") + 1] == "sess-1"
+    assert "Verification failed" in resumed[1]
+    assert resumed[resumed.index("--max-turns") + 1] == "10"  # 12 less the 2 used
+    assert report["filesChanged"] == ["fixed.txt", "from_cli.txt"]
+    assert (report["inputTokens"], report["outputTokens"]) == (20, 10)
+
+
+def test_a_cli_run_that_counted_no_tokens_is_no_work(
+    tmp_path: Path, remote: Remote, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    install_claude(tmp_path, monkeypatch, {
+        "type": "result", "subtype": "success", "is_error": False, "result": "done",
+        "num_turns": 0,
+    })
+
+    code, report = run_cli_backend(
+        tmp_path, agent_task(repository={"url": remote.url}), monkeypatch, capsys
+    )
+
+    assert code == EXIT_CODES["NoWork"] and report["reason"] == "NoWork"
+    assert "no model turn" in report["summary"]

@@ -48,3 +48,16 @@ def test_the_system_prompt_keeps_the_profiles_words_first() -> None:
 def test_the_wrap_up_notice_names_the_limit() -> None:
     assert "2 model turns left" in prompt.wrap_up_notice(turns_left=2, seconds_left=None)
     assert "about 30 seconds left" in prompt.wrap_up_notice(turns_left=None, seconds_left=30.4)
+
+
+def test_the_agent_is_told_the_checks_before_it_starts() -> None:
+    task = parse_task(json.dumps(agent_task()), source="t")
+
+    text = prompt.build_task_prompt(
+        task, agent_name="a", branch=None, checks=["pytest -q", "ruff check ."]
+    )
+
+    assert "the runner runs these completion checks" in text
+    assert "- `pytest -q`\n- `ruff check .`" in text
+    assert text.index("completion checks") < text.index("Execute this task and report")
+    assert "completion checks" not in prompt.build_task_prompt(task, agent_name="a", branch=None)

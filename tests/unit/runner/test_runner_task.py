@@ -59,3 +59,17 @@ def test_a_missing_file_and_a_missing_variable_are_config_errors(tmp_path: Path)
 def test_a_json_array_is_refused() -> None:
     with pytest.raises(failures.RunFailure, match="must be a JSON object"):
         parse_task("[]", source="test")
+
+
+def test_the_checks_come_from_the_context_else_from_the_task() -> None:
+    by_hand = parse_task(json.dumps(agent_task(verify=["pytest -q"])), source="t")
+    assert by_hand.verify == ["pytest -q"] and by_hand.expect_changes is True
+    # The operator's context holds the profile's checks and the task's, in that order.
+    body = agent_task(
+        verify=["pytest -q"],
+        context={"verify": ["ruff check .", "pytest -q"], "profile": {"expectChanges": False}},
+    )
+    routed = parse_task(json.dumps(body), source="t")
+    assert routed.verify == ["ruff check .", "pytest -q"] and routed.expect_changes is False
+    with pytest.raises(failures.RunFailure, match=r"context\.verify"):
+        parse_task(json.dumps(agent_task(context={"verify": [""]})), source="t")

@@ -118,22 +118,42 @@ def test_a_read_only_workspace_ends_the_attempt(toolbox: tools.ToolBox) -> None:
     assert caught.value.reason == "ToolError" and "writable volume" in caught.value.message
 
 
-def record(command: str, code: int | None) -> tools.CommandRecord:
-    return tools.CommandRecord(command, code, 0.1)
+def record(
+    command: str, code: int | None, output: str = "", check_round: int | None = None
+) -> tools.CommandRecord:
+    return tools.CommandRecord(command, code, 0.1, output_tail=output, check_round=check_round)
 
 
 def test_tests_passed_is_judged_by_the_last_test_run() -> None:
-    assert tools.tests_passed([record("ls", 0)], None) is None
-    runs = [record("pytest -q", 1), record("vim x", 0), record("cd app && npm test", 0)]
-    assert tools.tests_passed(runs, None) is True
-    assert tools.tests_passed([*runs, record("go test ./...", 2)], None) is False
-    assert tools.tests_passed([record("./check.sh", 0)], "./check.sh") is True
-    assert tools.tests_passed([record("./check.sh", 0)], "./other.sh") is None
+    assert tools.tests_passed([record("ls", 0)]) is None
+    runs = [
+        record("pytest -q", 1, "1 failed in 0.02s"),
+        record("vim x", 0),
+        record("cd app && npm test", 0, "Tests:       3 passed, 3 total"),
+    ]
+    assert tools.tests_passed(runs) is True
+    assert tools.tests_passed([*runs, record("go test ./...", 2, "FAIL\tapp\t0.1s")]) is False
+    # A summary says it was a test run, not the name: these say nothing.
+    assert tools.tests_passed([record("echo pytest", 0, "pytest")]) is None
+    assert tools.tests_passed([record("pytest -q", 0, "")]) is None
+    assert tools.tests_passed([record("./check.sh", 0, "5 passed in 1.20s")]) is True
+
+
+def test_a_round_of_checks_passes_only_if_every_test_run_in_it_does() -> None:
+    agent_run = record("pytest", 0, "2 passed in 0.1s")
+    unit = record("pytest tests/unit", 1, "1 failed, 9 passed in 0.3s", check_round=1)
+    lint = record("ruff check .", 0, "All checks passed!", check_round=1)
+    e2e = record("pytest tests/e2e", 0, "4 passed in 2.0s", check_round=1)
+    assert tools.tests_passed([agent_run, unit, lint, e2e]) is False
+    fixed = record("pytest tests/unit", 0, "10 passed in 0.3s", check_round=2)
+    again = record("pytest tests/e2e", 0, "4 passed in 2.0s", check_round=2)
+    assert tools.tests_passed([agent_run, unit, e2e, fixed, again]) is True
+    assert tools.tests_passed([agent_run, lint]) is True  # ruff is no test run
 
 
 def test_the_report_claim_is_validated() -> None:
     claim = tools.parse_report_claim({"summary": "s", "status": "completed",
                                       "tests_passed": True, "test_command": " make test "})
-    assert claim == tools.ReportClaim("s", True, True, "make test")
+    assert claim == tools.ReportClaim("s", True)
     with pytest.raises(tools.ToolInputError):
         tools.parse_report_claim({"summary": "s", "status": "done"})
