@@ -190,7 +190,7 @@ def main() -> int:
     print(f"- plan file: {file} (a copy of {SAMPLE.relative_to(REPO)})")
     bin_dir = Path(sys.executable).parent
     operator = start("operator", [
-        str(bin_dir / "agent-operator"), "--namespace", args.namespace, "--peering-name", "",
+        str(bin_dir / "agent-operator"), "--namespace", args.namespace, "--no-leader-election",
         "--metrics-port", "0", "--health-port", "0", "--listen-address", "127.0.0.1",
     ], WORK / "operator.log")
     sidecar = start("sync sidecar", [
