@@ -304,7 +304,7 @@ class Kube:
             )
         )
 
-    # -- secrets, events, peering
+    # -- secrets, events
 
     async def secret_problem(self, namespace: str, name: str, key: str) -> str | None:
         """None when the Secret has the key; otherwise what is wrong and how to fix it."""
@@ -329,18 +329,3 @@ class Kube:
     async def create_event(self, event: dict[str, Any]) -> None:
         namespace = event["metadata"]["namespace"]
         await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
-
-    @staticmethod
-    def peering_path(name: str, namespace: str | None) -> str:
-        if namespace:
-            return f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/{name}"
-        return f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
-
-    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
-        """kopf's peering object; read by the dispatcher until it asks the Lease elector."""
-        try:
-            return dict(await self.request("GET", self.peering_path(name, namespace)))
-        except ApiError as error:
-            if error.status == 404:
-                return None
-            raise

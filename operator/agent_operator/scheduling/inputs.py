@@ -3,6 +3,8 @@ of finished Jobs, Jobs the cache may have missed, and the Secret keys tasks woul
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from agent_operator import jobs
 from agent_operator.scheduling.progress import TERMINAL
 from agent_operator.scheduling.readiness import required_secrets
@@ -16,46 +18,38 @@ from agent_operator.scheduling.snapshot import (
 )
 
 
-def reports_needed(snapshot: Snapshot) -> list[jobs.JobView]:
-    """Finished Jobs whose attempt is not yet recorded: their pods must be read."""
-    needed = []
+def _running_attempts(snapshot: Snapshot) -> Iterator[tuple[str, str, jobs.JobView | None]]:
+    """(namespace, Job name, the Job as the cache holds it or None) of every running attempt."""
     for entry in snapshot.tasks:
         record = running_record(entry.task.status)
-        if record is None:
-            continue
-        for job in task_jobs(snapshot, entry.task):
-            if (
-                job.name == record.job
-                and job.finished is not None
-                and (job.namespace, job.name) not in snapshot.reports
-            ):
-                needed.append(job)
-    return needed
+        if record is not None:
+            job = next((j for j in task_jobs(snapshot, entry.task) if j.name == record.job), None)
+            yield entry.task.metadata.namespace or "", record.job, job
+
+
+def reports_needed(snapshot: Snapshot) -> list[jobs.JobView]:
+    """Finished Jobs whose attempt is not yet recorded: their pods must be read."""
+    return [
+        job
+        for _, _, job in _running_attempts(snapshot)
+        if job is not None
+        and job.finished is not None
+        and (job.namespace, job.name) not in snapshot.reports
+    ]
 
 
 def jobs_to_confirm(snapshot: Snapshot) -> list[tuple[str, str]]:
     """Running attempts whose Job the cache does not hold: ask the API server."""
-    missing = []
-    for entry in snapshot.tasks:
-        record = running_record(entry.task.status)
-        if record is None:
-            continue
-        if record.job not in {j.name for j in task_jobs(snapshot, entry.task)}:
-            missing.append((entry.task.metadata.namespace or "", record.job))
-    return missing
+    return [(ns, name) for ns, name, job in _running_attempts(snapshot) if job is None]
 
 
 def starts_to_check(snapshot: Snapshot) -> list[jobs.JobView]:
     """Running attempts whose pod has not started: their pods and Events say why."""
-    unstarted = []
-    for entry in snapshot.tasks:
-        record = running_record(entry.task.status)
-        if record is None:
-            continue
-        for job in task_jobs(snapshot, entry.task):
-            if job.name == record.job and not job.started and not job.deleting:
-                unstarted.append(job)
-    return unstarted
+    return [
+        job
+        for _, _, job in _running_attempts(snapshot)
+        if job is not None and not job.started and not job.deleting
+    ]
 
 
 def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str, str]]:
