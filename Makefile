@@ -30,6 +30,7 @@ verify: install ## fail when a generated file is stale
 lint: install ## ruff, mypy --strict on the packages, and the import contracts (pyproject.toml)
 	$(BIN)/ruff check operator sync-sidecar runner tests bench hack
 	$(BIN)/mypy $(PACKAGES)
+	MYPYPATH=operator:sync-sidecar:runner $(BIN)/mypy tests/unit/operator/fake_cluster.py  # the fake fits api.ClusterApi
 	PYTHONPATH=operator:sync-sidecar:runner $(BIN)/lint-imports
 
 cluster-up: install ## start the local control plane (builds it the first time); no-op when up
