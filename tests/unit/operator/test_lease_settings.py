@@ -4,15 +4,19 @@ test_dispatcher.py; the election itself in tests/unit/kube)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from agent_kube import election
 from agent_operator import __main__ as cli
-from agent_operator import settings
+from agent_operator import leadership, settings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "kube"))
+from fakes import FakeLeaseApi, typed
 
 
 def config(**values: object) -> settings.OperatorSettings:
@@ -71,3 +75,23 @@ def test_make_elector(tmp_path: Path) -> None:
     assert elector is not None
     assert (elector.namespace, elector.name, elector.identity, elector.duration_seconds) == (
         "agents", "agent-operator", "me", 20)
+
+
+def test_the_dispatchers_gate_renews_every_third_of_the_lease() -> None:
+    """A short lease is renewed often enough to be kept (the gate's interval is the
+    elector's, not a fixed one)."""
+    async def scenario() -> None:
+        api = FakeLeaseApi()
+        elector = election.LeaderElector(
+            typed(api), namespace="ns", name="lease", identity="a", duration_seconds=0.6
+        )
+        gate = leadership.LeadershipGate(elector, grace_seconds=0.0)
+        running = asyncio.create_task(gate.run())
+        await asyncio.sleep(1.0)
+        assert api.writes >= 4 and gate.leading()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        assert api.holder() == ""  # released on the way out
+
+    asyncio.run(scenario())
