@@ -1,0 +1,192 @@
+"""The runner image running the pod the operator's Job builder makes for an attempt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_api import models
+from agent_operator import jobs, results
+
+from tests.container import kubelet
+from tests.container.conftest import Images, Podman
+from tests.container.gitserver import GitServer, git
+from tests.unit.runner import fakes
+
+pytestmark = pytest.mark.container
+
+TASK_ID = "T001.001"
+TOOL_COMMAND = (
+    "printf 'def add(a, b):\\n    return a + b\\n' > calc.py"
+    " && python3 -c 'import calc; assert calc.add(2, 3) == 5' && echo tested"
+)
+
+
+def _job(
+    images: Images,
+    *,
+    suffix: str,
+    api_url: str,
+    repository: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The attempt Job exactly as the operator builds it."""
+    task = fakes.agent_task(TASK_ID, repository=repository)
+    task["metadata"]["name"] = f"plan-t001-001-{suffix}"
+    profile = models.AgentProfileSpec(
+        model="claude-sonnet-4-6",
+        max_tokens=1024,
+        max_turns=5,
+        image=images.runner,
+        env=[models.EnvVar(name="ANTHROPIC_BASE_URL", value=api_url)],
+    )
+    return jobs.build(
+        jobs.JobInputs(
+            task=task,
+            attempt=1,
+            profile_name="general-purpose",
+            profile=profile,
+            api_key=models.SecretKeyRef(name=f"anthropic-api-key-{suffix}", key="ANTHROPIC_API_KEY"),
+            plan_name="plan",
+            dependencies=[],
+            previous_failure=None,
+            ttl_seconds=300,
+            created_by="container-test",
+        )
+    )
+
+
+def test_the_runner_does_a_tool_turn_commits_pushes_and_reports(
+    podman: Podman, images: Images, tmp_path: Path, pod_name: str
+) -> None:
+    suffix = pod_name.rsplit("-", 1)[-1]
+    remotes = GitServer(tmp_path / "remotes", fakes.GIT_TOKEN)
+    bare = remotes.bare("app", {"README.md": "# app\n"})
+    api = fakes.FakeMessagesAPI()
+    api.reply(
+        fakes.ok(
+fakes.tool_use("bash", {"command": TOOL_COMMAND})
+        ),
+        fakes.report_call(
+            "Added calc.add and checked it", tests_passed=True, test_command=TOOL_COMMAND
+        ),
+    )
+    git_secret = f"git-token-{suffix}"
+    job = _job(
+        images,
+        suffix=suffix,
+        api_url=api.url,
+        repository={
+            "url": f"{remotes.url}/app.git",
+            "branch": "main",
+            "credentialsSecret": {"name": git_secret, "key": "token"},
+        },
+    )
+    host = tmp_path / "node"
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host)
+    container = pod["spec"]["containers"][0]["name"]
+    remotes.start()
+    api.start()
+    try:
+        with podman.play(
+            pod,
+            network="host",  # the fake servers listen on the host's 127.0.0.1
+            secrets={
+                f"anthropic-api-key-{suffix}": {"ANTHROPIC_API_KEY": fakes.API_KEY},
+                git_secret: {"token": fakes.GIT_TOKEN},
+            },
+            workdir=tmp_path,
+        ) as played:
+            ended = played.wait(timeout=300)
+    finally:
+        api.stop()
+        remotes.stop()
+
+    logs = ended[container].logs
+    assert ended[container].exit_code == 0, logs
+    message = kubelet.termination_message(host, container)
+    status = kubelet.pod_status({container: (ended[container].exit_code, message)})
+    report = results.pod_report([status])
+    assert report is not None and report.exit_code == 0
+    result = results.parse_report(report.message)
+    branch = f"agent/{TASK_ID}"
+    assert result.status == "succeeded", message
+    assert result.branch == branch
+    assert result.files_changed == ["calc.py"]
+    assert result.tests_passed is True
+    assert result.commit == git(bare, "rev-parse", branch)
+    assert git(bare, "show", f"{branch}:calc.py").startswith("def add(a, b):")
+    # The tool turn really ran in the container and its output went back to the model.
+    turn = json.dumps(api.requests[1]["messages"][-1])
+    assert "tested" in turn
+    # The Secrets reached the runner, and only the runner: the key as the API header, the
+    # token on every git request (none was refused), never in the clone's config.
+    for sent in api.headers:
+        key = sent.get("x-api-key") or sent.get("authorization", "").removeprefix("Bearer ")
+        assert key == fakes.API_KEY
+    assert remotes.requests and all(status != 401 for _, _, status in remotes.requests)
+    assert any(path.endswith("/git-receive-pack") for _, path, _ in remotes.requests)
+    clone = kubelet.volume(host, "workspace")
+    assert fakes.GIT_TOKEN not in (clone / ".git" / "config").read_text()
+    assert fakes.GIT_TOKEN not in logs and fakes.API_KEY not in logs
+
+
+# (No leading newline: podman 4.3's kube play cannot read a string that starts with one.)
+PROBE = r"""set -u
+echo "uid=$(id -u) gid=$(id -g)"
+echo "home=$HOME"
+# Every directory this user may write, outside the kernel's file systems.
+find / \( -path /proc -o -path /sys \) -prune -o -type d -writable -print 2>/dev/null \
+  | sed 's#^#writable #'
+touch /probe 2>/dev/null && echo "wrote /probe"
+touch /opt/venv/probe 2>/dev/null && echo "wrote /opt/venv/probe"
+cd /workspace
+git init -q probe && cd probe && git config --global user.name probe \
+  && git config --global user.email probe@example.com \
+  && git commit -q --allow-empty -m probe && echo "git ok"
+python3 -m venv /tmp/venv && /tmp/venv/bin/pip --version >/dev/null \
+  && /tmp/venv/bin/pip config --user set global.timeout 60 >/dev/null && echo "pip ok"
+if command -v npm >/dev/null; then
+  npm config set fund false && test -f "$HOME/.npmrc" && echo "npm ok"
+fi
+command -v make gcc git curl >/dev/null && echo "tools ok"
+"""
+
+
+def test_only_the_job_volumes_are_writable_and_tools_work_there(
+    podman: Podman, images: Images, tmp_path: Path, pod_name: str
+) -> None:
+    suffix = pod_name.rsplit("-", 1)[-1]
+    job = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=tmp_path / "node")
+    container = pod["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", PROBE]
+    run_as = pod["spec"]["securityContext"]["runAsUser"]
+    with podman.play(
+        pod,
+        network="none",
+        secrets={f"anthropic-api-key-{suffix}": {"ANTHROPIC_API_KEY": fakes.API_KEY}},
+        workdir=tmp_path,
+    ) as played:
+        ended = played.wait(timeout=180)[container["name"]]
+    lines = ended.logs.splitlines()
+    assert ended.exit_code == 0, ended.logs
+    assert f"uid={run_as} gid={pod['spec']['securityContext']['runAsGroup']}" in lines
+    assert "home=/tmp" in lines
+    writable = {line.split(" ", 1)[1] for line in lines if line.startswith("writable ")}
+    allowed = ("/workspace", "/tmp", "/dev/shm", "/dev/mqueue")
+    assert writable and all(
+        any(path == root or path.startswith(root + "/") for root in allowed) for path in writable
+    ), sorted(writable)
+    assert "wrote /probe" not in lines and "wrote /opt/venv/probe" not in lines
+    for tool in ("git ok", "pip ok", "npm ok", "tools ok"):
+        assert tool in lines, ended.logs
+
+
+def test_the_image_runs_as_uid_10001_with_oci_labels(podman: Podman, images: Images) -> None:
+    config = json.loads(podman("image", "inspect", images.runner).stdout)[0]
+    assert config["Config"]["User"] == "10001:10001"
+    labels = config["Config"]["Labels"]
+    for key in ("source", "version", "revision"):
+        assert labels.get(f"org.opencontainers.image.{key}"), key
