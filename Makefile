@@ -10,13 +10,21 @@ PACKAGES := operator/agent_api operator/agent_kube operator/agent_operator sync-
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# The dependencies come pinned and hashed from requirements/dev.txt (make lock writes it),
+# the project itself editable without resolving anything; pip check catches a lock that
+# no longer satisfies pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+	  echo "requirements/dev.txt does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
-install: $(VENV)/.installed ## create .venv and install the project with its dev tools (idempotent)
+install: $(VENV)/.installed ## create .venv and install the project with its dev tools, from the lock (idempotent)
+
+lock: install ## regenerate requirements/*.txt from pyproject.toml (UPGRADE=1: newest versions allowed)
+	hack/lock.sh $(if $(UPGRADE),--upgrade)
 
 tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
 	hack/build-tools.sh >/dev/null
@@ -42,8 +50,22 @@ cluster-down: ## stop every process cluster-up started
 unit: install ## unit tests only (no cluster)
 	$(BIN)/pytest -q tests/unit
 
-test: install verify ## unit + integration tests; brings the cluster up (and down again if it started it)
-	hack/with-cluster.sh $(BIN)/pytest -q tests
+images: ## build the operator and runner images (podman or docker; BASE_IMAGE=... picks the base)
+	hack/images.sh
+
+test: install verify ## unit, container, integration tests; builds the images where podman runs, brings the cluster up
+	hack/images.sh --for-tests
+	hack/with-cluster.sh $(BIN)/pytest -q -rs tests
+
+container-test: install ## the container tests only (tests/container), after building the images
+	hack/images.sh --for-tests
+	$(BIN)/pytest -q -rs tests/container
+
+kind-up: install ## a kind cluster with both images loaded and the chart installed (needs docker or podman)
+	hack/kind.sh up
+
+kind-down: ## delete the kind cluster kind-up made
+	hack/kind.sh down
 
 bench: install ## benchmarks on the local control plane; results in bench-results/
 	hack/with-cluster.sh $(BIN)/python -m bench
@@ -51,4 +73,4 @@ bench: install ## benchmarks on the local control plane; results in bench-result
 demo: install ## the main job: a sample markdown plan run to completion on the local control plane
 	hack/demo.sh
 
-.PHONY: help install tools generate verify lint cluster-up cluster-down unit test bench demo
+.PHONY: help install lock tools generate verify lint cluster-up cluster-down unit images test container-test kind-up kind-down bench demo

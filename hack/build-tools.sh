@@ -5,6 +5,10 @@
 #
 #   hack/build-tools.sh            build what is missing, print the bin folder
 #
+# The Go toolchain's own output ("go: downloading ...", by the hundred on a cold build)
+# goes to $AO_CACHE/logs/build-tools.log; the terminal gets one line per step and a
+# heartbeat, and on failure the log's last lines and its path.
+#
 # Environment:
 #   AO_CACHE       cache root (default ~/.cache/agent-orchestrator)
 #   K8S_VERSION    k8s.io/kubernetes version (default v1.36.3)
@@ -21,9 +25,16 @@ AO_CACHE=${AO_CACHE:-$HOME/.cache/agent-orchestrator}
 export CGO_ENABLED=0
 export GOFLAGS=${GOFLAGS:--mod=mod}
 
+LOG="$AO_CACHE/logs/build-tools.log"
+mkdir -p "$AO_CACHE/logs"
+
 log() { printf '[build-tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() {
   log "FAILED: $1"
+  if [[ -s $LOG ]]; then
+    tail -n 20 "$LOG" >&2
+    log "full log: $LOG"
+  fi
   log "Nothing partial is kept for that tool. Retry with: hack/build-tools.sh"
   log "(the Go module proxy must be reachable; set GOPROXY if it is not the default)."
   exit 1
@@ -34,7 +45,7 @@ fail() {
 with_heartbeat() {
   local what=$1; shift
   local start=$SECONDS
-  "$@" &
+  "$@" >>"$LOG" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
@@ -56,17 +67,18 @@ build_kubernetes() {
     cd "$dir/src"
     [[ -f go.mod ]] || go mod init local/k8s-tools >/dev/null 2>&1
     local gomod
-    gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+    gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" 2>>"$LOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
     local staging=${K8S_VERSION/#v1./v0.}
     # Every staging module the kubernetes go.mod replaces with ./staging/... is
     # pinned to its published version of the same release.
     grep -E '^\s*k8s.io/[^ ]+ => ./staging/' "$gomod" | awk '{print $1}' | sort -u | while read -r mod; do
       go mod edit -replace "$mod=$mod@$staging"
     done
-    go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+    log "kubernetes $K8S_VERSION: resolving modules"
+    go get "k8s.io/kubernetes@$K8S_VERSION" >>"$LOG" 2>&1
     go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
       "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION"
+      "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" >>"$LOG" 2>&1
     local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
     local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
     with_heartbeat "kubernetes $K8S_VERSION" go build -trimpath -tags=selinux,notest -ldflags "$ldflags" -o "$dir/bin.tmp/" \
@@ -83,7 +95,7 @@ build_etcd() {
   (
     cd "$dir/src"
     [[ -f go.mod ]] || go mod init local/etcd-tools >/dev/null 2>&1
-    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >>"$LOG" 2>&1
     with_heartbeat "etcd $ETCD_VERSION" go build -trimpath -ldflags "-s -w" -o "$dir/bin.tmp/etcd" go.etcd.io/etcd/server/v3
   ) || { rm -rf "$dir/bin.tmp"; fail "etcd $ETCD_VERSION"; }
   rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
@@ -112,6 +124,7 @@ if ! flock -n 9; then
   log "another build is running; waiting for it"
   flock 9
 fi
+: >"$LOG"
 build_etcd
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm

@@ -20,6 +20,7 @@ log() { printf '[container-tools] %s\n' "$*" >&2; }
 check=0
 [[ ${1:-} == --check ]] && check=1
 
+# AO_CONTAINER_ENGINE=podman|docker chooses; by default docker where an engine answers.
 if [[ ${AO_CONTAINER_ENGINE:-} == docker ]] || { [[ -z ${AO_CONTAINER_ENGINE:-} ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
   echo docker
   exit 0
@@ -56,6 +57,8 @@ cat >"$conf.tmp" <<CONF
 # Written by hack/container-tools.sh; podman reads it through CONTAINERS_CONF.
 [engine]
 runtime = "runc"
+[network]
+network_backend = "netavark"
 [containers]
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 CONF
