@@ -40,12 +40,21 @@ app.kubernetes.io/part-of: agent-orchestrator
 {{- end -}}
 {{- end -}}
 
+{{/* An image by digest when one is set (released charts), else by tag. */}}
 {{- define "ao.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "ao.runnerImage" -}}
+{{- if .Values.runner.digest -}}
+{{- printf "%s@%s" .Values.runner.repository .Values.runner.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.runner.repository (default .Chart.AppVersion .Values.runner.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Namespaces the operator watches when not cluster-wide: the release namespace first. */}}
