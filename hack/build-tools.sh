@@ -4,6 +4,10 @@
 # site: everything comes through the Go module proxy).
 #
 #   hack/build-tools.sh            build what is missing, print the bin folder
+#   hack/build-tools.sh helm kind  only these (any of etcd kwok helm kubernetes kind)
+#
+# kind is built only when asked for (make kind-up); the default set is the local
+# control plane's.
 #
 # The Go toolchain's own output ("go: downloading ...", by the hundred on a cold build)
 # goes to $AO_CACHE/logs/build-tools.log; the terminal gets one line per step and a
@@ -15,12 +19,14 @@
 #   ETCD_VERSION   go.etcd.io/etcd/server/v3 version (default v3.6.16)
 #   KWOK_VERSION   sigs.k8s.io/kwok version (default v0.8.0)
 #   HELM_VERSION   helm.sh/helm/v3 version (default v3.22.0)
+#   KIND_VERSION   sigs.k8s.io/kind version (default v0.33.0)
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
+KIND_VERSION=${KIND_VERSION:-v0.33.0}
 AO_CACHE=${AO_CACHE:-$HOME/.cache/agent-orchestrator}
 export CGO_ENABLED=0
 export GOFLAGS=${GOFLAGS:--mod=mod}
@@ -98,7 +104,7 @@ build_etcd() {
     go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >>"$LOG" 2>&1
     with_heartbeat "etcd $ETCD_VERSION" go build -trimpath -ldflags "-s -w" -o "$dir/bin.tmp/etcd" go.etcd.io/etcd/server/v3
   ) || { rm -rf "$dir/bin.tmp"; fail "etcd $ETCD_VERSION"; }
-  rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
+  rm -rf "${dir:?}/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
 
 go_install() {  # name version package...
@@ -113,7 +119,7 @@ go_install() {  # name version package...
   for pkg in "$@"; do args+=("$pkg@$version"); done
   GOBIN="$dir/bin.tmp" with_heartbeat "$name $version" go install -trimpath -ldflags "-s -w" "${args[@]}" \
     || { rm -rf "$dir/bin.tmp"; fail "$name $version"; }
-  rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
+  rm -rf "${dir:?}/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
 
 command -v go >/dev/null || fail "the go command is not installed (Go 1.26 or newer is needed)"
@@ -125,16 +131,25 @@ if ! flock -n 9; then
   flock 9
 fi
 : >"$LOG"
-build_etcd
-go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
-go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
-build_kubernetes
+wanted=("$@")
+((${#wanted[@]})) || wanted=(etcd kwok helm kubernetes)
+for tool in "${wanted[@]}"; do
+  case $tool in
+    etcd) build_etcd ;;
+    kwok) go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl ;;
+    helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    kubernetes) build_kubernetes ;;
+    kind) go_install kind "$KIND_VERSION" sigs.k8s.io/kind ;;
+    *) fail "unknown tool '$tool' (one of: etcd kwok helm kubernetes kind)" ;;
+  esac
+done
 
 # One folder of links, so callers need a single PATH entry.
 links="$AO_CACHE/bin"
 mkdir -p "$links"
 for f in "$AO_CACHE/k8s-$K8S_VERSION/bin/"* "$AO_CACHE/etcd-$ETCD_VERSION/bin/etcd" \
-         "$AO_CACHE/kwok-$KWOK_VERSION/bin/"* "$AO_CACHE/helm-$HELM_VERSION/bin/helm"; do
-  ln -sfn "$f" "$links/$(basename "$f")"
+         "$AO_CACHE/kwok-$KWOK_VERSION/bin/"* "$AO_CACHE/helm-$HELM_VERSION/bin/helm" \
+         "$AO_CACHE/kind-$KIND_VERSION/bin/kind"; do
+  if [[ -e $f ]]; then ln -sfn "$f" "$links/$(basename "$f")"; fi
 done
 echo "$links"

@@ -16,6 +16,8 @@ On the local control plane the agents are simulated: kwok runs each agent pod to
 completion without running the runner. With ANTHROPIC_API_KEY set and KUBECONFIG naming
 a real cluster (AO_DEMO_REAL=1), the same steps run real agents, in the runner image
 AO_RUNNER_IMAGE (built from runner/Dockerfile and pushed where the cluster pulls from).
+On the kind cluster `make kind-up` makes (AO_DEMO_OPERATOR=cluster, set by hack/demo.sh)
+the chart's operator runs the Jobs and only the sync sidecar runs here.
 """
 
 from __future__ import annotations
@@ -189,10 +191,14 @@ def main() -> int:
     shutil.copyfile(SAMPLE, file)
     print(f"- plan file: {file} (a copy of {SAMPLE.relative_to(REPO)})")
     bin_dir = Path(sys.executable).parent
-    operator = start("operator", [
-        str(bin_dir / "agent-operator"), "--namespace", args.namespace, "--no-leader-election",
-        "--metrics-port", "0", "--health-port", "0", "--listen-address", "127.0.0.1",
-    ], WORK / "operator.log")
+    operator = None
+    if os.environ.get("AO_DEMO_OPERATOR") == "cluster":
+        print("- operator: the chart's, in the cluster")
+    else:
+        operator = start("operator", [
+            str(bin_dir / "agent-operator"), "--namespace", args.namespace, "--no-leader-election",
+            "--metrics-port", "0", "--health-port", "0", "--listen-address", "127.0.0.1",
+        ], WORK / "operator.log")
     sidecar = start("sync sidecar", [
         str(bin_dir / "agent-sync"), "run", "--file", str(file), "--plan", args.plan,
         "--namespace", args.namespace, "--debounce-seconds", "0.5", "--metrics-port", "0",
@@ -202,7 +208,8 @@ def main() -> int:
         ok = watch(args.namespace, args.plan, file, args.timeout)
     finally:
         stop(sidecar)
-        stop(operator)
+        if operator is not None:
+            stop(operator)
     print()
     print(run(tool("kubectl"), "get", "agenttasks", "-n", args.namespace,
               "-l", f"{models.LABEL_PLAN}={args.plan}"))

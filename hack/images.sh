@@ -75,6 +75,7 @@ local_base() {
   local tar="$AO_CACHE/images/debian-bookworm-python.tar"
   if [[ ! -s $tar ]]; then
     log "making the base root file system from Debian's packages (mmdebstrap, about 30 s)"
+    # shellcheck disable=SC2016  # the hook's $1 is mmdebstrap's, not ours
     logged mmdebstrap mmdebstrap --variant=minbase \
       --include=python3,python3-venv,python3-pip,ca-certificates \
       --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
