@@ -74,16 +74,16 @@ local_base() {
   fi
   local tar="$AO_CACHE/images/debian-bookworm-python.tar"
   if [[ ! -s $tar ]]; then
-    log "making the base root file system from Debian's packages (mmdebstrap, about 30 s)"
+    log "making the base root file system from Debian's packages (mmdebstrap, 1-4 min)"
     # shellcheck disable=SC2016  # the hook's $1 is mmdebstrap's, not ours
-    logged mmdebstrap mmdebstrap --variant=minbase \
+    logged mmdebstrap mmdebstrap --variant=minbase --format=tar \
       --include=python3,python3-venv,python3-pip,ca-certificates \
       --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
-      bookworm "$tar.tmp" \
+      bookworm "$tar.partial" \
       "deb http://deb.debian.org/debian bookworm main" \
       "deb http://deb.debian.org/debian bookworm-updates main" \
       "deb http://deb.debian.org/debian-security bookworm-security main" </dev/null
-    mv "$tar.tmp" "$tar"
+    mv "$tar.partial" "$tar"
   fi
   logged import podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["python3"]' "$tar" "$LOCAL_BASE"

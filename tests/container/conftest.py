@@ -101,12 +101,13 @@ class PlayedPod:
     name: str
     containers: list[str]
 
-    def wait(self, timeout: float = 300) -> dict[str, Ended]:
-        """Waits for every container to stop; their exit codes and logs."""
-        names = [f"{self.name}-{c}" for c in self.containers]
+    def wait(self, *containers: str, timeout: float = 300) -> dict[str, Ended]:
+        """Waits for these containers (default: all) to stop; their exit codes and logs."""
+        chosen = list(containers) or self.containers
+        names = [f"{self.name}-{c}" for c in chosen]
         self.podman("wait", *names, timeout=timeout)
         ended = {}
-        for container, full in zip(self.containers, names, strict=True):
+        for container, full in zip(chosen, names, strict=True):
             code = self.podman("inspect", "--format", "{{.State.ExitCode}}", full).stdout
             logs = self.podman("logs", full)
             ended[container] = Ended(int(code.strip()), logs.stdout + logs.stderr)

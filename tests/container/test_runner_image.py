@@ -85,7 +85,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
     )
     host = tmp_path / "node"
     pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host)
-    container = pod["spec"]["containers"][0]["name"]
+    container = jobs.CONTAINER
     remotes.start()
     api.start()
     try:
@@ -98,7 +98,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
             },
             workdir=tmp_path,
         ) as played:
-            ended = played.wait(timeout=300)
+            ended = played.wait(container, timeout=300)
     finally:
         api.stop()
         remotes.stop()
@@ -160,7 +160,7 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
     suffix = pod_name.rsplit("-", 1)[-1]
     job = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
     pod = kubelet.pod_from_job(job, name=pod_name, host_dir=tmp_path / "node")
-    container = pod["spec"]["containers"][0]
+    container = next(c for c in pod["spec"]["containers"] if c["name"] == jobs.CONTAINER)
     container["command"] = ["sh", "-c", PROBE]
     run_as = pod["spec"]["securityContext"]["runAsUser"]
     with podman.play(
@@ -169,7 +169,7 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
         secrets={f"anthropic-api-key-{suffix}": {"ANTHROPIC_API_KEY": fakes.API_KEY}},
         workdir=tmp_path,
     ) as played:
-        ended = played.wait(timeout=180)[container["name"]]
+        ended = played.wait(jobs.CONTAINER, timeout=180)[jobs.CONTAINER]
     lines = ended.logs.splitlines()
     assert ended.exit_code == 0, ended.logs
     assert f"uid={run_as} gid={pod['spec']['securityContext']['runAsGroup']}" in lines

@@ -54,7 +54,7 @@ def test_dev_holds_everything_and_one_version_of_each_package() -> None:
     wanted = [_name(r) for r in project["dependencies"]]  # type: ignore[attr-defined]
     for requirements in extras.values():
         wanted += [_name(r) for r in requirements if not r.startswith("agent-orchestrator")]
-    for name in wanted + ["setuptools", "wheel"]:
+    for name in [*wanted, "setuptools", "wheel"]:
         assert name in dev, f"{name} is missing from requirements/dev.txt: run make lock"
     for file in ("build.txt", "operator.txt", "runner.txt"):
         for name, version in _pins(file).items():
