@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_api import models
+from agent_api import attempt, models
+from agent_api import report as contract
 from agent_operator import jobs, results
 
 from tests.container import kubelet
@@ -49,8 +50,15 @@ def _job(
             profile=profile,
             api_key=models.SecretKeyRef(name=f"anthropic-api-key-{suffix}", key="ANTHROPIC_API_KEY"),
             plan_name="plan",
-            dependencies=[],
-            previous_failure=None,
+            context=attempt.AttemptContext(
+                profile=attempt.ProfileContext(
+                    name="general-purpose",
+                    model=profile.model,
+                    max_tokens=profile.max_tokens,
+                    max_turns=profile.max_turns,
+                ),
+                attempt=1,
+            ),
             ttl_seconds=300,
             created_by="container-test",
         )
@@ -109,7 +117,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
     status = kubelet.pod_status({container: (ended[container].exit_code, message)})
     report = results.pod_report([status])
     assert report is not None and report.exit_code == 0
-    result = results.parse_report(report.message)
+    result = contract.parse_report(report.message)
     branch = f"agent/{TASK_ID}"
     assert result.status == "succeeded", message
     assert result.branch == branch
