@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := operator/agent_api operator/agent_kube operator/agent_operator sync-sidecar/agent_sync runner/agent_runner
+PACKAGES := operator/agent_api operator/agent_kube operator/agent_operator sync-sidecar/agent_sync \
+	runner/agent_runner console/agent_console
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,10 +22,13 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt
 	  echo "requirements/dev.txt does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
-install: $(VENV)/.installed ## create .venv and install the project with its dev tools, from the lock (idempotent)
+install: $(VENV)/.installed web ## create .venv and install the project with its dev tools, from the lock (idempotent)
 
 lock: install ## regenerate requirements/*.txt from pyproject.toml (UPGRADE=1: newest versions allowed)
 	hack/lock.sh $(if $(UPGRADE),--upgrade)
+
+web: ## build the dashboard's JavaScript (npm ci from console/web/package-lock.json) into the package
+	hack/build-web.sh
 
 tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
 	hack/build-tools.sh >/dev/null
@@ -36,10 +40,10 @@ verify: install ## fail when a generated file is stale
 	hack/generate.sh --check
 
 lint: install ## ruff, mypy --strict on the packages, and the import contracts (pyproject.toml)
-	$(BIN)/ruff check operator sync-sidecar runner tests bench hack
+	$(BIN)/ruff check operator sync-sidecar runner console tests bench hack
 	$(BIN)/mypy $(PACKAGES)
 	MYPYPATH=operator:sync-sidecar:runner $(BIN)/mypy tests/unit/operator/fake_cluster.py  # the fake fits api.ClusterApi
-	PYTHONPATH=operator:sync-sidecar:runner $(BIN)/lint-imports
+	PYTHONPATH=operator:sync-sidecar:runner:console $(BIN)/lint-imports
 
 cluster-up: install ## start the local control plane (builds it the first time); no-op when up
 	hack/cluster.sh up
@@ -73,4 +77,4 @@ bench: install ## benchmarks on the local control plane; results in bench-result
 demo: install ## the main job: a sample markdown plan run to completion on the local control plane
 	hack/demo.sh
 
-.PHONY: help install lock tools generate verify lint cluster-up cluster-down unit images test container-test kind-up kind-down bench demo
+.PHONY: help install lock web tools generate verify lint cluster-up cluster-down unit images test container-test kind-up kind-down bench demo

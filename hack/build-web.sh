@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds agent-dashboard's JavaScript into the Python package: installs the packages
+# pinned in console/web/package-lock.json (npm ci, from the npm registry) and copies
+# the built files into console/agent_console/static/vendor/. Nothing is fetched from a
+# CDN at run time, and no library's built file is committed. A no-op when the copy is
+# newer than the lock file; without npm it prints why and leaves the page without it.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WEB="$REPO/console/web"
+VENDOR="$REPO/console/agent_console/static/vendor"
+FILES=("vue/dist/vue.global.prod.js")
+target="$VENDOR/$(basename "${FILES[0]}")"
+if [[ -f $target && $target -nt $WEB/package-lock.json ]]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null; then
+  echo "build-web: npm not found: the dashboard's page needs it once to build (apt-get install npm); the API works without it" >&2
+  exit 0
+fi
+(cd "$WEB" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+mkdir -p "$VENDOR"
+for file in "${FILES[@]}"; do
+  cp "$WEB/node_modules/$file" "$VENDOR/"
+done
+echo "build-web: $(cd "$WEB" && node -p "require('./node_modules/vue/package.json').version" 2>/dev/null || echo '?') -> ${VENDOR#"$REPO"/}" >&2
