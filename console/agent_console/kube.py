@@ -246,7 +246,7 @@ class Client:
         response = self._call(
             "GET",
             f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
-            [("container", container), ("tailLines", tail_lines)],
+            _log_query(container, tail_lines),
             timeout=timeout,
         )
         return bytes(response.data or b"").decode("utf-8", errors="replace")
@@ -258,7 +258,7 @@ class Client:
         response = self._call(
             "GET",
             f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
-            [("container", container), ("tailLines", tail_lines), ("follow", "true")],
+            [*_log_query(container, tail_lines), ("follow", "true")],
             timeout=(self.timeout, 24 * 3600),
         )
         try:
@@ -272,6 +272,13 @@ class Client:
                 yield buffer.decode("utf-8", errors="replace")
         finally:
             response.release_conn()
+
+
+def _log_query(container: str, tail_lines: int) -> list[tuple[str, Any]]:
+    query: list[tuple[str, Any]] = [("container", container)]
+    if tail_lines >= 0:  # negative: the whole log
+        query.append(("tailLines", tail_lines))
+    return query
 
 
 def list_and_watch(
