@@ -488,7 +488,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
 
     def add(name: str, func: Callable[[Session], int], help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name, parents=[common], help=help, description=help
+        )
         sub.set_defaults(func=func)
         return sub
 
