@@ -1,0 +1,327 @@
+// agent-dashboard's page: Vue 3 (the global build, shipped in the package), the
+// REST API under api/v1, and Server-Sent Events from api/v1/stream for live updates.
+"use strict";
+const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, reactive } = Vue;
+
+const COLOURS = {
+  Succeeded: "#2e7d32", Failed: "#c62828", Running: "#1565c0", Retrying: "#ef6c00",
+  Queued: "#6a1b9a", Blocked: "#757575", Cancelled: "#4e342e", Pending: "#9e9e9e",
+};
+const API = "api/v1";
+
+async function getJSON(path) {
+  const answer = await fetch(`${API}/${path}`, { headers: { Accept: "application/json" } });
+  if (!answer.ok) {
+    let detail = answer.statusText;
+    try { detail = (await answer.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(`${answer.status}: ${detail}`);
+  }
+  return answer.json();
+}
+
+function parseRoute() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  if (parts[0] === "plan" && parts.length >= 3) return { name: "plan", namespace: parts[1], id: parts[2] };
+  if (parts[0] === "task" && parts.length >= 3) return { name: "task", namespace: parts[1], id: parts[2] };
+  return { name: "plans" };
+}
+
+// ------------------------------------------------------------------ graph layout
+
+// Layers by longest path from the roots (left to right); within a layer, tasks are
+// ordered by the mean position of their dependencies, which keeps edges short.
+function layout(tasks) {
+  const byId = new Map(tasks.map((t) => [t.taskId, t]));
+  const level = new Map();
+  const visiting = new Set();
+  function depth(id) {
+    if (level.has(id)) return level.get(id);
+    if (visiting.has(id)) return 0; // a cycle: the operator reports it; draw it anyway
+    visiting.add(id);
+    let d = 0;
+    for (const dep of byId.get(id).dependsOn) if (byId.has(dep)) d = Math.max(d, depth(dep) + 1);
+    visiting.delete(id);
+    level.set(id, d);
+    return d;
+  }
+  tasks.forEach((t) => depth(t.taskId));
+  const layers = [];
+  for (const t of tasks) (layers[level.get(t.taskId)] ||= []).push(t.taskId);
+  const row = new Map();
+  layers.forEach((ids, i) => {
+    if (i > 0) {
+      const key = (id) => {
+        const deps = byId.get(id).dependsOn.filter((d) => row.has(d));
+        return deps.length ? deps.reduce((s, d) => s + row.get(d), 0) / deps.length : 1e9;
+      };
+      const keys = new Map(ids.map((id) => [id, key(id)]));
+      ids.sort((a, b) => keys.get(a) - keys.get(b) || (a < b ? -1 : 1));
+    } else ids.sort();
+    ids.forEach((id, j) => row.set(id, j));
+  });
+  const W = 150, H = 34, GX = 70, GY = 12;
+  const pos = new Map();
+  for (const t of tasks) {
+    pos.set(t.taskId, { x: level.get(t.taskId) * (W + GX), y: row.get(t.taskId) * (H + GY), w: W, h: H });
+  }
+  const width = layers.length * (W + GX);
+  const height = Math.max(...layers.map((l) => l.length), 1) * (H + GY);
+  return { pos, width, height };
+}
+
+const DagGraph = {
+  props: ["tasks", "selected"],
+  emits: ["select", "open"],
+  setup(props, { emit }) {
+    const svg = ref(null);
+    const view = reactive({ x: 10, y: 10, k: 1 });
+    const shape = computed(() => props.tasks.map((t) => t.taskId + ":" + t.dependsOn.join(",")).join(";"));
+    let cached = { key: null, value: null };
+    const geometry = computed(() => {
+      if (cached.key !== shape.value) cached = { key: shape.value, value: layout(props.tasks) };
+      return cached.value;
+    });
+    const byId = computed(() => new Map(props.tasks.map((t) => [t.taskId, t])));
+    const edges = computed(() => {
+      const out = [];
+      const { pos } = geometry.value;
+      for (const t of props.tasks) {
+        for (const dep of t.dependsOn) {
+          const a = pos.get(dep), b = pos.get(t.taskId);
+          if (!a || !b) continue;
+          const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2, mx = (x1 + x2) / 2;
+          out.push({ id: dep + ">" + t.taskId, from: dep, to: t.taskId, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
+        }
+      }
+      return out;
+    });
+    // What blocks the selected task: its unfinished dependencies, and theirs.
+    const blocking = computed(() => {
+      const found = new Set();
+      if (!props.selected) return found;
+      const stack = [props.selected];
+      while (stack.length) {
+        const id = stack.pop();
+        const t = byId.value.get(id);
+        if (!t) continue;
+        for (const dep of t.dependsOn) {
+          const d = byId.value.get(dep);
+          if (d && d.phase !== "Succeeded" && !found.has(dep)) { found.add(dep); stack.push(dep); }
+        }
+      }
+      return found;
+    });
+    function fit() {
+      const el = svg.value;
+      if (!el) return;
+      const { width, height } = geometry.value;
+      const box = el.getBoundingClientRect();
+      const k = Math.min(1.2, Math.max(0.05, Math.min((box.width - 20) / width, (box.height - 20) / height)));
+      view.k = k; view.x = 10; view.y = 10;
+    }
+    let drag = null;
+    function down(e) { drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, moved: false }; }
+    function move(e) {
+      if (!drag) return;
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+      view.x = drag.vx + dx; view.y = drag.vy + dy;
+    }
+    function up() { setTimeout(() => { drag = null; }, 0); }
+    function wheel(e) {
+      e.preventDefault();
+      const box = svg.value.getBoundingClientRect();
+      const px = e.clientX - box.left, py = e.clientY - box.top;
+      const factor = Math.exp(-e.deltaY * 0.0015);
+      const k = Math.min(4, Math.max(0.03, view.k * factor));
+      view.x = px - ((px - view.x) * k) / view.k;
+      view.y = py - ((py - view.y) * k) / view.k;
+      view.k = k;
+    }
+    function click(id) { if (!drag || !drag.moved) emit("select", id === props.selected ? null : id); }
+    onMounted(fit);
+    watch(shape, () => setTimeout(fit, 0));
+    return { svg, view, geometry, edges, blocking, down, move, up, wheel, click, fit, colours: COLOURS, emit };
+  },
+  template: `
+    <div class="graph-wrap">
+      <button class="fit" @click="fit">fit</button>
+      <svg ref="svg" class="graph" id="graph" @mousedown="down" @mousemove="move" @mouseup="up" @mouseleave="up" @wheel="wheel">
+        <g :transform="'translate(' + view.x + ',' + view.y + ') scale(' + view.k + ')'">
+          <path v-for="e in edges" :key="e.id" :d="e.d" class="edge"
+                :class="{hot: selected && (blocking.has(e.from) && (blocking.has(e.to) || e.to === selected))}"></path>
+          <g v-for="t in tasks" :key="t.taskId" class="node" :data-task-id="t.taskId" :data-phase="t.phase"
+             :class="{selected: t.taskId === selected, blocking: blocking.has(t.taskId)}"
+             :transform="'translate(' + geometry.pos.get(t.taskId).x + ',' + geometry.pos.get(t.taskId).y + ')'"
+             @click.stop="click(t.taskId)" @dblclick.stop="emit('open', t)">
+            <rect :width="geometry.pos.get(t.taskId).w" :height="geometry.pos.get(t.taskId).h" rx="6" :fill="colours[t.phase] || '#999'"></rect>
+            <text x="8" y="14">{{ t.taskId }}</text>
+            <text x="8" y="27" class="sub">{{ t.title.slice(0, 22) }}</text>
+            <title>{{ t.taskId }} {{ t.title }} [{{ t.phase }}]{{ t.message ? ': ' + t.message : '' }}</title>
+          </g>
+        </g>
+      </svg>
+    </div>`,
+};
+
+// ------------------------------------------------------------------ timeline
+
+const TimeLine = {
+  props: ["tasks", "now", "namespace"],
+  setup(props) {
+    const rows = computed(() => {
+      const found = props.tasks.filter((t) => t.history.length)
+        .map((t) => ({ t, start: Date.parse(t.history[0].startTime || 0) }))
+        .sort((a, b) => a.start - b.start).slice(-300);
+      return found.map((r) => r.t);
+    });
+    const span = computed(() => {
+      const now = Date.parse(props.now) || Date.now();
+      let lo = Infinity, hi = -Infinity;
+      for (const t of rows.value) for (const a of t.history) {
+        const s = Date.parse(a.startTime), e = a.completionTime ? Date.parse(a.completionTime) : now;
+        if (!isNaN(s)) lo = Math.min(lo, s);
+        if (!isNaN(e)) hi = Math.max(hi, e);
+      }
+      if (!isFinite(lo)) { lo = now - 60000; hi = now; }
+      return { lo, hi: Math.max(hi, lo + 1000), now };
+    });
+    const W = 900, LABEL = 90, H = 14;
+    function bar(a) {
+      const { lo, hi, now } = span.value;
+      const s = Date.parse(a.startTime), e = a.completionTime ? Date.parse(a.completionTime) : now;
+      const x = LABEL + ((s - lo) / (hi - lo)) * (W - LABEL);
+      return { x, w: Math.max(2, ((e - s) / (hi - lo)) * (W - LABEL)) };
+    }
+    return { rows, span, bar, W, LABEL, H, colours: COLOURS };
+  },
+  template: `
+    <svg class="timeline" id="timeline" :viewBox="'0 0 ' + W + ' ' + (rows.length * H + 20)" :height="rows.length * H + 20">
+      <g v-for="(t, i) in rows" :key="t.name" :transform="'translate(0,' + (i * H) + ')'">
+        <a :href="'#/task/' + namespace + '/' + t.name"><text x="0" y="11" class="label">{{ t.taskId }}</text></a>
+        <rect v-for="a in t.history" :key="a.number" class="attempt-bar" :x="bar(a).x" :width="bar(a).w" y="2" :height="H - 4"
+              :fill="colours[a.outcome] || '#1565c0'"><title>{{ t.taskId }} attempt {{ a.number }}: {{ a.outcome }}{{ a.reason ? ' (' + a.reason + ')' : '' }}, {{ a.durationSeconds }}s</title></rect>
+      </g>
+      <text :x="LABEL" :y="rows.length * H + 15" class="label">{{ new Date(span.lo).toLocaleTimeString() }}</text>
+      <text :x="W - 60" :y="rows.length * H + 15" class="label">{{ new Date(span.hi).toLocaleTimeString() }}</text>
+      <text v-if="!rows.length" x="0" y="12" class="label">No attempt yet.</text>
+    </svg>`,
+};
+
+// ------------------------------------------------------------------ small tables
+
+const AgentsTable = {
+  props: ["agents"],
+  methods: { age: (s) => (s == null ? "-" : s < 120 ? `${Math.round(s)}s` : `${Math.round(s / 60)}m`) },
+  template: `
+    <table class="grid agents"><thead><tr><th>Task</th><th>Profile</th><th>Age</th><th>Pod</th></tr></thead>
+      <tbody><tr v-for="a in agents.items || []" :key="a.namespace + a.task"><td><a :href="'#/task/' + a.namespace + '/' + a.task">{{ a.taskId }}</a></td>
+        <td>{{ a.profile }}</td><td>{{ age(a.ageSeconds) }}</td><td>{{ a.pod || '(starting)' }}</td></tr>
+      <tr v-if="!(agents.items || []).length"><td colspan="4" class="muted">No agent is running.</td></tr></tbody>
+      <tfoot v-if="(agents.byProfile || []).length"><tr><td colspan="4"><span v-for="p in agents.byProfile" :key="p.namespace + p.profile" class="tag">{{ p.profile }}: {{ p.running }}</span></td></tr></tfoot>
+    </table>`,
+};
+
+const RecentTable = {
+  props: ["items"],
+  template: `
+    <table class="grid"><tbody><tr v-for="c in items" :key="c.namespace + c.job"><td><a :href="'#/task/' + c.namespace + '/' + c.task">{{ c.taskId }}</a></td>
+      <td><span class="tag" :style="{background: {Succeeded: '#2e7d32', Failed: '#c62828'}[c.outcome] || '#555'}">{{ c.outcome }}</span></td>
+      <td>{{ c.reason || '' }}</td><td>{{ c.durationSeconds == null ? '' : Math.round(c.durationSeconds) + 's' }}</td></tr>
+      <tr v-if="!items.length"><td class="muted">Nothing finished yet.</td></tr></tbody></table>`,
+};
+
+// ------------------------------------------------------------------ the app
+
+const app = createApp({
+  setup() {
+    const route = ref(parseRoute());
+    const plans = ref([]);
+    const plan = ref(null);
+    const task = ref(null);
+    const agents = ref({ items: [], byProfile: [] });
+    const recent = ref([]);
+    const generated = ref(null);
+    const error = ref("");
+    const live = ref(false);
+    const selected = ref(null);
+    let loading = false, again = false;
+
+    async function load() {
+      if (loading) { again = true; return; }
+      loading = true;
+      try {
+        const r = route.value;
+        if (r.name === "plans") {
+          const [p, a, c] = await Promise.all([getJSON("plans"), getJSON("agents"), getJSON("recent?limit=15")]);
+          plans.value = p.items; agents.value = a; recent.value = c.items; generated.value = p.generated;
+        } else if (r.name === "plan") {
+          const q = `namespace=${encodeURIComponent(r.namespace)}&plan=${encodeURIComponent(r.id)}`;
+          const [p, a] = await Promise.all([
+            getJSON(`namespaces/${encodeURIComponent(r.namespace)}/plans/${encodeURIComponent(r.id)}`),
+            getJSON(`agents?${q}`),
+          ]);
+          plan.value = p; agents.value = a; generated.value = p.generated;
+        } else {
+          task.value = await getJSON(`namespaces/${encodeURIComponent(r.namespace)}/tasks/${encodeURIComponent(r.id)}`);
+          generated.value = task.value.generated;
+        }
+        error.value = "";
+        document.body.dataset.version = String(generated.value);
+      } catch (e) {
+        error.value = String(e.message || e);
+      } finally {
+        loading = false;
+        if (again) { again = false; load(); }
+      }
+    }
+
+    let source = null;
+    function connect() {
+      source = new EventSource(`${API}/stream`);
+      source.addEventListener("open", () => { live.value = true; });
+      source.addEventListener("change", () => { live.value = true; load(); });
+      source.addEventListener("error", () => { live.value = false; });
+    }
+    function onHash() { route.value = parseRoute(); plan.value = route.value.name === "plan" ? plan.value : null; task.value = null; selected.value = null; load(); }
+    onMounted(() => { window.addEventListener("hashchange", onHash); connect(); load(); });
+    onBeforeUnmount(() => { if (source) source.close(); });
+
+    const selectedRow = computed(() => plan.value && plan.value.tasks.find((t) => t.taskId === selected.value));
+    const blockers = computed(() => {
+      if (!plan.value || !selectedRow.value) return [];
+      const byId = new Map(plan.value.tasks.map((t) => [t.taskId, t]));
+      const path = [];
+      let cur = selectedRow.value;
+      const seen = new Set();
+      while (cur) {
+        const next = cur.dependsOn.map((d) => byId.get(d)).find((d) => d && d.phase !== "Succeeded" && !seen.has(d.taskId));
+        if (!next) break;
+        seen.add(next.taskId); path.push(`${next.taskId} (${next.phase})`); cur = next;
+      }
+      return path;
+    });
+    const failures = computed(() => (plan.value ? plan.value.tasks.filter((t) => t.phase === "Failed" || t.phase === "Retrying" || (t.history.length && t.history[t.history.length - 1].outcome === "Failed")) : []));
+    function openTask(t) { location.hash = `#/task/${plan.value.namespace}/${t.name}`; }
+    return {
+      route, plans, plan, task, agents, recent, generated, error, live, selected, selectedRow, blockers, failures, openTask,
+      colours: COLOURS,
+      money: (v) => `$${(v || 0).toFixed(2)}`,
+      num: (v) => (v || 0).toLocaleString("en-US"),
+      time: (s) => (s ? new Date(s).toLocaleString() : "-"),
+      seconds: (s) => (s == null ? "-" : s < 120 ? `${s.toFixed(1)}s` : `${Math.round(s / 60)}m`),
+      lastReason: (t) => { const h = t.history.filter((a) => a.outcome === "Failed"); return h.length ? h[h.length - 1].reason : ""; },
+      eta: (p) => {
+        if (p.total && p.counts.succeeded === p.total) return "done";
+        if (!p.eta) return "-";
+        const s = (Date.parse(p.eta) - Date.now()) / 1000;
+        return s <= 0 ? "now" : s < 120 ? `${Math.round(s)}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`;
+      },
+    };
+  },
+});
+app.component("dag-graph", DagGraph);
+app.component("time-line", TimeLine);
+app.component("agents-table", AgentsTable);
+app.component("recent-table", RecentTable);
+app.mount("#app");
