@@ -1,4 +1,4 @@
-"""`agent-sync lint | render | run`: the command line.
+"""`agent-sync lint | render | diff | run`: the command line.
 
 `lint` and `render` read one file and touch nothing else; `run` is the sidecar.
 Exit codes: 0 fine (warnings alone are fine), 1 errors in the file, 2 bad usage or
@@ -23,7 +23,7 @@ from agent_api import models, settings_errors
 from agent_kube import kubeconfig
 from pydantic import ValidationError
 
-from agent_sync import lint, markdown, render, textfile
+from agent_sync import diff, lint, markdown, render, textfile
 from agent_sync.ids import BadIdPattern, IdPattern
 
 if TYPE_CHECKING:
@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     rendering.add_argument("--git-url", help="record the plan's git repository")
     rendering.add_argument("--git-branch", help="its branch (default main)")
     rendering.set_defaults(func=cmd_render)
+
+    differ = commands.add_parser("diff", help="what a sync would change (changes nothing)")
+    diff.add_arguments(differ)
+    differ.set_defaults(func=diff.cmd)
 
     running = commands.add_parser("run", help="the sidecar: sync until stopped")
     running.add_argument("--file", help="the markdown file (file mode)")
