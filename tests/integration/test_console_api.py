@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from tests.integration.console_fixtures import (
-    all_succeeded, apply, dag, plan, processes, task, tasks_by_id, wait_for,
+    all_succeeded,
+    apply,
+    dag,
+    plan,
+    processes,
+    task,
+    tasks_by_id,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,15 @@ import yaml
 
 from tests.integration.conftest import CLUSTER_DIR, kubectl
 from tests.integration.console_fixtures import (
-    BIN, all_succeeded, apply, dag, plan, processes, task, tasks_by_id, wait_for,
+    BIN,
+    all_succeeded,
+    apply,
+    dag,
+    plan,
+    processes,
+    task,
+    tasks_by_id,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
