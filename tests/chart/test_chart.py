@@ -49,6 +49,10 @@ def objects(helm: Path, *args: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(render(helm, *args).stdout) if doc]
 
 
+def is_dashboard(doc: dict[str, Any]) -> bool:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "dashboard"
+
+
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 def test_lint(helm: Path, values: list[str]) -> None:
     result = subprocess.run([str(helm), "lint", "--strict", str(CHART), *values],
@@ -119,7 +123,7 @@ def test_default_profiles_are_the_plans_ten_mappings_plus_fallback(helm: Path) -
 
 
 def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> None:
-    docs = objects(helm, *VALUE_SETS["namespaced"])
+    docs = [d for d in objects(helm, *VALUE_SETS["namespaced"]) if not is_dashboard(d)]
     roles = sorted(d["metadata"]["namespace"] for d in docs
                    if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leases"))
     assert roles == ["ao", "team-a", "team-b"]
@@ -276,3 +280,38 @@ def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm:
     minimal = objects(helm, *VALUE_SETS["minimal"])
     assert not any(d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases")
                    for d in minimal)
+
+
+@pytest.mark.parametrize("values", [VALUE_SETS["defaults"], VALUE_SETS["namespaced"]],
+                         ids=["cluster-wide", "namespaced"])
+def test_dashboard_reads_only_what_the_operator_watches(helm: Path, values: list[str]) -> None:
+    """agent-dashboard: its own Deployment and ServiceAccount, read-only RBAC without
+    Secrets, the operator's namespaces and cap, restricted like the operator."""
+    from agent_console.dashboard import build_parser
+
+    docs = [d for d in objects(helm, *values) if is_dashboard(d)]
+    kinds = sorted(d["kind"] for d in docs)
+    namespaced = "operator.allNamespaces=false" in values
+    if namespaced:
+        assert kinds == ["Deployment", "NetworkPolicy", "Role", "Role", "Role", "RoleBinding",
+                         "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+    else:
+        assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy",
+                         "Service", "ServiceAccount"]
+    for role in (d for d in docs if d["kind"] in ("Role", "ClusterRole")):
+        for rule in role["rules"]:
+            assert set(rule["verbs"]) == {"get", "list", "watch"}
+            assert "secrets" not in rule["resources"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "ao-agent-orchestrator-dashboard"
+    [container] = pod["containers"]
+    assert container["args"][0] == "agent-dashboard"
+    args = build_parser().parse_args(container["args"][1:])
+    assert args.max_concurrent == 5
+    if namespaced:
+        assert args.namespaces == ["ao", "team-a", "team-b"]
+    else:
+        assert args.all_namespaces
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert service["spec"]["type"] == "ClusterIP"

@@ -88,3 +88,17 @@ seccompProfile:
 {{- define "ao.leaseName" -}}
 {{- default (include "ao.fullname" .) .Values.operator.leaderElection.leaseName -}}
 {{- end -}}
+
+{{/* The dashboard's read-only rules: the three kinds, attempt Jobs and pods, their logs,
+and Events. Never Secrets, never a write. */}}
+{{- define "ao.dashboardRules" -}}
+- apiGroups: ["orchestration.coditect.ai"]
+  resources: ["agenttasks", "agentplans", "agentprofiles"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods", "pods/log", "events"]
+  verbs: ["get", "list", "watch"]
+{{- end -}}
