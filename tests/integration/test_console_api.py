@@ -15,6 +15,7 @@ from tests.integration.console_fixtures import (
     all_succeeded,
     apply,
     dag,
+    ns,
     plan,
     processes,
     task,
@@ -23,7 +24,7 @@ from tests.integration.console_fixtures import (
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["processes"]  # the fixture, used by name
+__all__ = ["ns", "processes"]  # fixtures, used by name
 
 
 def test_after_a_dag_runs_the_api_matches_the_cluster(ns: str, processes: Any) -> None:

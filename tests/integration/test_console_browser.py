@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import REPO, kubectl
-from tests.integration.console_fixtures import ARTIFACTS, apply, dag, plan, processes
+from tests.integration.console_fixtures import ARTIFACTS, apply, dag, ns, plan, processes
 
 pytestmark = pytest.mark.integration
-__all__ = ["processes"]
+__all__ = ["ns", "processes"]  # fixtures, used by name
 CHROMIUM = os.environ.get("AO_CHROMIUM", "/usr/bin/chromium")
 VENDOR = REPO / "console" / "agent_console" / "static" / "vendor" / "vue.global.prod.js"
 

@@ -17,6 +17,7 @@ from tests.integration.console_fixtures import (
     all_succeeded,
     apply,
     dag,
+    ns,
     plan,
     processes,
     task,
@@ -25,7 +26,7 @@ from tests.integration.console_fixtures import (
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["processes"]
+__all__ = ["ns", "processes"]  # fixtures, used by name
 
 
 def agentctl(cluster: Path, *args: str, program: str = "agentctl",
