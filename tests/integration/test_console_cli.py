@@ -100,7 +100,7 @@ def test_commands_read_and_change_the_cluster(cluster: Path, ns: str, processes:
                    "jsonpath={.spec.paused}").stdout == "true"
     assert "resumed" in ok(cluster, "resume", "plan/cli", "-n", ns)
     assert "suspended" in ok(cluster, "suspend", "T003.001", "-n", ns)
-    assert kubectl("-n", ns, "get", "agenttask", "cli-t003-001", "-o",
+    assert kubectl("-n", ns, "get", "agenttask", "cli-later", "-o",
                    "jsonpath={.spec.suspend}").stdout == "true"
 
     # kubectl finds the plugin on PATH: `kubectl agents status`
