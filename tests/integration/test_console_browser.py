@@ -5,6 +5,7 @@ watching the local control plane. Screenshots go to test-artifacts/console/.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -51,8 +52,12 @@ def set_status(ns: str, name: str, status: dict[str, Any]) -> None:
             "-p", json.dumps({"status": status}))
 
 
-STAMP = "2025-03-01T12:00:00.000000Z"
-DONE = "2025-03-01T12:00:42.000000Z"
+def ago(seconds: float) -> str:
+    moment = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+STAMP, DONE = ago(300), ago(240)
 
 
 def test_plan_page_graph_updates_live_and_task_page_shows_attempts(
@@ -85,8 +90,36 @@ def test_plan_page_graph_updates_live_and_task_page_shows_attempts(
     assert node.locator("rect").get_attribute("fill") != before
     # the page was not reloaded: the same document, updated in place
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
-    node.click()
-    page.locator('#graph g.node[data-task-id="T003.001"]').click()
+    # more of a plan's life, for the screenshot: one running, one failed, one done
+    set_status(ns, "web-t001-002", {
+        "phase": "Running", "attempts": 1, "agentProfile": "devops-engineer",
+        "currentJob": "web-t001-002-1", "startTime": ago(100),
+        "history": [{"number": 1, "job": "web-t001-002-1", "startTime": ago(100),
+                     "outcome": "Running"}],
+    })
+    set_status(ns, "web-t001-003", {
+        "phase": "Failed", "attempts": 2, "failedAttempts": 2, "agentProfile": "qa-engineer",
+        "startTime": ago(280), "completionTime": ago(60),
+        "message": "attempt 2 failed (MaxTurns); all 1 retries used",
+        "history": [
+            {"number": 1, "job": "web-t001-003-1", "startTime": ago(280),
+             "completionTime": ago(200), "outcome": "Failed", "reason": "RateLimited"},
+            {"number": 2, "job": "web-t001-003-2", "startTime": ago(150),
+             "completionTime": ago(60), "outcome": "Failed", "reason": "MaxTurns"}],
+    })
+    set_status(ns, "web-t001-004", {
+        "phase": "Succeeded", "attempts": 1, "agentProfile": "general-purpose",
+        "startTime": ago(200), "completionTime": ago(30),
+        "history": [{"number": 1, "job": "web-t001-004-1", "startTime": ago(200),
+                     "completionTime": ago(30), "outcome": "Succeeded"}],
+        "result": {"summary": "done", "costUSD": 0.31, "inputTokens": 5100,
+                   "outputTokens": 900},
+    })
+    page.wait_for_function(
+        "document.querySelector('#graph g.node[data-task-id=\"T001.003\"]')"
+        ".dataset.phase === 'Failed'", timeout=2000,
+    )
+    page.locator('#graph g.node[data-task-id="T003.002"]').click()
     page.wait_for_selector("#selected")
     path = shot(page, "plan")
     if os.environ.get("AO_UPDATE_SCREENSHOT"):
@@ -100,6 +133,6 @@ def test_plan_page_graph_updates_live_and_task_page_shows_attempts(
     shot(page, "task")
     page.goto(f"{dashboard.url}/#/")
     page.wait_for_selector("#plans tbody tr td a")
-    assert "1/12" in page.inner_text("#plans")
+    assert "2/12" in page.inner_text("#plans")
     shot(page, "plans")
     page.close()
