@@ -7,6 +7,7 @@
 # Sources -> generated files:
 #   operator/agent_api/models.py -> crds/*.yaml, charts/agent-orchestrator/files/crds/,
 #                                   docs/api-reference.md
+#   console/agent_console (the dashboard's OpenAPI schema) -> docs/dashboard.md
 #   charts/agent-orchestrator    -> manifests/crds.yaml, manifests/install.yaml
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,7 @@ mkdir -p "$out/crds" "$out/chart-crds" "$out/docs" "$out/manifests"
 "$BIN/agent-crdgen" "$out/crds"
 cp "$out/crds/"*.yaml "$out/chart-crds/"
 "$BIN/python" -m agent_api.apidocs >"$out/docs/api-reference.md"
+"$BIN/python" -m agent_console.apidocs >"$out/docs/dashboard.md"
 
 if [[ -z $HELM ]]; then
   HELM=$("$REPO/hack/build-tools.sh")/helm
@@ -45,6 +47,7 @@ pairs=(
   "$out/crds:crds"
   "$out/chart-crds:charts/agent-orchestrator/files/crds"
   "$out/docs/api-reference.md:docs/api-reference.md"
+  "$out/docs/dashboard.md:docs/dashboard.md"
   "$out/manifests/crds.yaml:manifests/crds.yaml"
   "$out/manifests/install.yaml:manifests/install.yaml"
 )

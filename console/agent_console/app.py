@@ -134,6 +134,8 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         return Response(content=body, media_type="application/json")
 
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Problem}}
+    in_namespace = Query(None, description="Only this namespace.")
+    in_plan = Query(None, description="Only this plan (`default`: tasks without a plan).")
 
     @app.get(f"{API}/info", response_model=schemas.Info, tags=["dashboard"])
     def get_info() -> Response:
@@ -141,7 +143,7 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         return cached(("info",), views.info)
 
     @app.get(f"{API}/plans", response_model=schemas.PlanList, tags=["plans"])
-    def list_plans(namespace: str | None = None) -> Response:
+    def list_plans(namespace: str | None = in_namespace) -> Response:
         """Every plan: progress, counts by phase, circuit, tokens and cost, rate and ETA."""
         return cached(("plans", namespace), lambda m: views.plans(m, namespace))
 
@@ -205,15 +207,15 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         return document
 
     @app.get(f"{API}/agents", response_model=schemas.AgentList, tags=["agents"])
-    def list_agents(namespace: str | None = None, plan: str | None = None) -> Response:
+    def list_agents(namespace: str | None = in_namespace, plan: str | None = in_plan) -> Response:
         """Running attempts (task, profile, pod, age), and how many per profile."""
         return cached(("agents", namespace, plan), lambda m: views.agents(m, namespace, plan))
 
     @app.get(f"{API}/recent", response_model=schemas.CompletionList, tags=["agents"])
     def list_recent(
-        limit: int = Query(20, ge=0, le=1000),
-        namespace: str | None = None,
-        plan: str | None = None,
+        limit: int = Query(20, ge=0, le=1000, description="At most this many, newest first."),
+        namespace: str | None = in_namespace,
+        plan: str | None = in_plan,
     ) -> Response:
         """Finished attempts, newest first."""
         return cached(
@@ -221,7 +223,7 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         )
 
     @app.get(f"{API}/queue", response_model=schemas.Queue, tags=["queue"])
-    def get_queue(namespace: str | None = None, plan: str | None = None) -> Response:
+    def get_queue(namespace: str | None = in_namespace, plan: str | None = in_plan) -> Response:
         """Ready tasks in the order the operator starts them; every waiting task and why."""
         return cached(("queue", namespace, plan), lambda m: views.queue(m, namespace, plan))
 

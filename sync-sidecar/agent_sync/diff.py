@@ -159,7 +159,7 @@ def format_text(diff: Diff, file: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file")
     parser.add_argument("--plan", required=True, help="the AgentPlan's name")
-    parser.add_argument("--namespace", help="default: the kubeconfig context's namespace")
+    parser.add_argument("-n", "--namespace", help="default: the kubeconfig context's namespace")
     parser.add_argument("--kubeconfig", help="default: KUBECONFIG, else ~/.kube/config")
     parser.add_argument("--id-pattern", default=models.DEFAULT_TASK_ID_PATTERN)
     parser.add_argument("--status-comments", choices=["none", "active", "all"], default="active")
