@@ -7,7 +7,9 @@ What it does, on the cluster KUBECONFIG names:
 2. copies examples/plans/sample-plan.md to .cluster/demo/ (the repository's copy is
    never touched) and runs the operator and the sync sidecar against it as local
    processes;
-3. shows progress live until every task has succeeded and every box in the file is
+3. starts agent-dashboard beside them and prints its URL (kept up while the demo runs;
+   AO_DEMO_HOLD=1 keeps it up afterwards until Ctrl-C);
+4. shows progress live until every task has succeeded and every box in the file is
    ticked. One task waits on a gate ("blocked by: ..."); once nothing else can run, the
    demo lifts it by editing the file, as a person would, and the sidecar carries that
    edit to the cluster.
@@ -23,10 +25,12 @@ the chart's operator runs the Jobs and only the sync sidecar runs here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +116,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def dashboard_port() -> int:
+    """AO_DASHBOARD_PORT, else 8080 when free, else any free port (on 127.0.0.1)."""
+    wanted = int(os.environ.get("AO_DASHBOARD_PORT", "8080"))
+    for port in (wanted, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise SystemExit("demo: no free port for the dashboard")
 
 
 def tasks_of(api: kubernetes.client.CustomObjectsApi, namespace: str, plan: str) -> list[Any]:
@@ -203,10 +220,23 @@ def main() -> int:
         str(bin_dir / "agent-sync"), "run", "--file", str(file), "--plan", args.plan,
         "--namespace", args.namespace, "--debounce-seconds", "0.5", "--metrics-port", "0",
     ], WORK / "sync.log")
+    port = dashboard_port()
+    dashboard = start("dashboard", [
+        str(bin_dir / "agent-dashboard"), "--namespace", args.namespace,
+        "--port", str(port), "--listen-address", "127.0.0.1",
+    ], WORK / "dashboard.log")
+    url = f"http://127.0.0.1:{port}/#/plan/{args.namespace}/{args.plan}"
+    print(f"\nDashboard: {url}  (up while the demo runs; AO_DEMO_HOLD=1 keeps it after)")
     print()
     try:
         ok = watch(args.namespace, args.plan, file, args.timeout)
+        if os.environ.get("AO_DEMO_HOLD") == "1":
+            print(f"\nThe dashboard stays up at {url}: Ctrl-C to stop.", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while dashboard.poll() is None:
+                    time.sleep(1)
     finally:
+        stop(dashboard)
         stop(sidecar)
         if operator is not None:
             stop(operator)
@@ -214,7 +244,8 @@ def main() -> int:
     print(run(tool("kubectl"), "get", "agenttasks", "-n", args.namespace,
               "-l", f"{models.LABEL_PLAN}={args.plan}"))
     print(run(tool("kubectl"), "get", "agentplan", args.plan, "-n", args.namespace))
-    print(f"Ticked file: {file}; logs: {WORK}/operator.log, {WORK}/sync.log")
+    print(f"Ticked file: {file}; logs: {WORK}/operator.log, {WORK}/sync.log, "
+          f"{WORK}/dashboard.log")
     print("Done: every task succeeded and every box is ticked." if ok
           else "The demo did not finish.")
     return 0 if ok else 1

@@ -1,7 +1,7 @@
 // agent-dashboard's page: Vue 3 (the global build, shipped in the package), the
 // REST API under api/v1, and Server-Sent Events from api/v1/stream for live updates.
 "use strict";
-const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, reactive } = Vue;
+const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, reactive, nextTick, shallowRef } = Vue;
 
 const COLOURS = {
   Succeeded: "#2e7d32", Failed: "#c62828", Running: "#1565c0", Retrying: "#ef6c00",
@@ -19,12 +19,24 @@ async function getJSON(path) {
   return answer.json();
 }
 
+// The first document is fetched while Vue compiles the page's templates.
+let early = null;
+
 function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   if (parts[0] === "plan" && parts.length >= 3) return { name: "plan", namespace: parts[1], id: parts[2] };
   if (parts[0] === "task" && parts.length >= 3) return { name: "task", namespace: parts[1], id: parts[2] };
   return { name: "plans" };
 }
+
+function documentPath(r) {
+  const ns = encodeURIComponent(r.namespace || ""), id = encodeURIComponent(r.id || "");
+  if (r.name === "plan") return `namespaces/${ns}/plans/${id}`;
+  if (r.name === "task") return `namespaces/${ns}/tasks/${id}`;
+  return "plans";
+}
+early = { path: documentPath(parseRoute()), answer: getJSON(documentPath(parseRoute())) };
+early.answer.catch(() => {}); // reported when it is used
 
 // ------------------------------------------------------------------ graph layout
 
@@ -82,6 +94,10 @@ const DagGraph = {
       return cached.value;
     });
     const byId = computed(() => new Map(props.tasks.map((t) => [t.taskId, t])));
+    const nodes = computed(() => {
+      const { pos } = geometry.value;
+      return props.tasks.map((t) => ({ t, p: pos.get(t.taskId) }));
+    });
     const edges = computed(() => {
       const out = [];
       const { pos } = geometry.value;
@@ -96,6 +112,8 @@ const DagGraph = {
       return out;
     });
     // What blocks the selected task: its unfinished dependencies, and theirs.
+    // All edges as one path (one element, not one per edge: a 500-task plan draws fast).
+    const edgePath = computed(() => edges.value.map((e) => e.d).join(" "));
     const blocking = computed(() => {
       const found = new Set();
       if (!props.selected) return found;
@@ -111,6 +129,9 @@ const DagGraph = {
       }
       return found;
     });
+    const hotPath = computed(() => edges.value
+      .filter((e) => props.selected && blocking.value.has(e.from) && (blocking.value.has(e.to) || e.to === props.selected))
+      .map((e) => e.d).join(" "));
     function fit() {
       const el = svg.value;
       if (!el) return;
@@ -141,23 +162,22 @@ const DagGraph = {
     function click(id) { if (!drag || !drag.moved) emit("select", id === props.selected ? null : id); }
     onMounted(fit);
     watch(shape, () => setTimeout(fit, 0));
-    return { svg, view, geometry, edges, blocking, down, move, up, wheel, click, fit, colours: COLOURS, emit };
+    return { svg, view, geometry, nodes, edgePath, hotPath, blocking, down, move, up, wheel, click, fit, colours: COLOURS, emit };
   },
   template: `
     <div class="graph-wrap">
       <button class="fit" @click="fit">fit</button>
       <svg ref="svg" class="graph" id="graph" @mousedown="down" @mousemove="move" @mouseup="up" @mouseleave="up" @wheel="wheel">
         <g :transform="'translate(' + view.x + ',' + view.y + ') scale(' + view.k + ')'">
-          <path v-for="e in edges" :key="e.id" :d="e.d" class="edge"
-                :class="{hot: selected && (blocking.has(e.from) && (blocking.has(e.to) || e.to === selected))}"></path>
-          <g v-for="t in tasks" :key="t.taskId" class="node" :data-task-id="t.taskId" :data-phase="t.phase"
+          <path :d="edgePath" class="edge"></path>
+          <path v-if="hotPath" :d="hotPath" class="edge hot"></path>
+          <g v-for="{t, p} in nodes" :key="t.taskId" class="node" :data-task-id="t.taskId" :data-phase="t.phase"
              :class="{selected: t.taskId === selected, blocking: blocking.has(t.taskId)}"
-             :transform="'translate(' + geometry.pos.get(t.taskId).x + ',' + geometry.pos.get(t.taskId).y + ')'"
+             :transform="'translate(' + p.x + ',' + p.y + ')'"
              @click.stop="click(t.taskId)" @dblclick.stop="emit('open', t)">
-            <rect :width="geometry.pos.get(t.taskId).w" :height="geometry.pos.get(t.taskId).h" rx="6" :fill="colours[t.phase] || '#999'"></rect>
+            <rect :width="p.w" :height="p.h" rx="6" :fill="colours[t.phase] || '#999'"></rect>
             <text x="8" y="14">{{ t.taskId }}</text>
             <text x="8" y="27" class="sub">{{ t.title.slice(0, 22) }}</text>
-            <title>{{ t.taskId }} {{ t.title }} [{{ t.phase }}]{{ t.message ? ': ' + t.message : '' }}</title>
           </g>
         </g>
       </svg>
@@ -236,16 +256,24 @@ const RecentTable = {
 const app = createApp({
   setup() {
     const route = ref(parseRoute());
-    const plans = ref([]);
-    const plan = ref(null);
-    const task = ref(null);
-    const agents = ref({ items: [], byProfile: [] });
-    const recent = ref([]);
+    // Documents are replaced whole on each change, never edited: shallow refs keep Vue
+    // from wrapping every task of a large plan in a reactive proxy.
+    const plans = shallowRef([]);
+    const plan = shallowRef(null);
+    const task = shallowRef(null);
+    const agents = shallowRef({ items: [], byProfile: [] });
+    const recent = shallowRef([]);
     const generated = ref(null);
     const error = ref("");
     const live = ref(false);
     const selected = ref(null);
-    let loading = false, again = false;
+    const timeline = ref(false);
+    let loading = false, again = false, loaded = -1, announced = -1;
+
+    function get(path) {
+      if (early && early.path === path) { const answer = early.answer; early = null; return answer; }
+      return getJSON(path);
+    }
 
     async function load() {
       if (loading) { again = true; return; }
@@ -253,18 +281,21 @@ const app = createApp({
       try {
         const r = route.value;
         if (r.name === "plans") {
-          const [p, a, c] = await Promise.all([getJSON("plans"), getJSON("agents"), getJSON("recent?limit=15")]);
-          plans.value = p.items; agents.value = a; recent.value = c.items; generated.value = p.generated;
+          const [p, a, c] = await Promise.all([get("plans"), getJSON("agents"), getJSON("recent?limit=15")]);
+          plans.value = p.items; agents.value = a; recent.value = c.items; generated.value = p.generated; loaded = p.version;
         } else if (r.name === "plan") {
           const q = `namespace=${encodeURIComponent(r.namespace)}&plan=${encodeURIComponent(r.id)}`;
-          const [p, a] = await Promise.all([
-            getJSON(`namespaces/${encodeURIComponent(r.namespace)}/plans/${encodeURIComponent(r.id)}`),
-            getJSON(`agents?${q}`),
-          ]);
-          plan.value = p; agents.value = a; generated.value = p.generated;
+          const running = getJSON(`agents?${q}`); // beside the plan, not before it
+          const p = await get(documentPath(r));
+          performance.mark("plan-data");
+          plan.value = p; generated.value = p.generated; loaded = p.version;
+          await nextTick();
+          performance.mark("plan-rendered");
+          agents.value = await running;
+          if (!timeline.value) setTimeout(() => { timeline.value = true; }, 0); // after the graph
         } else {
-          task.value = await getJSON(`namespaces/${encodeURIComponent(r.namespace)}/tasks/${encodeURIComponent(r.id)}`);
-          generated.value = task.value.generated;
+          task.value = await get(documentPath(r));
+          generated.value = task.value.generated; loaded = task.value.version;
         }
         error.value = "";
         document.body.dataset.version = String(generated.value);
@@ -272,7 +303,7 @@ const app = createApp({
         error.value = String(e.message || e);
       } finally {
         loading = false;
-        if (again) { again = false; load(); }
+        if (again || announced > loaded) { again = false; load(); }
       }
     }
 
@@ -280,10 +311,16 @@ const app = createApp({
     function connect() {
       source = new EventSource(`${API}/stream`);
       source.addEventListener("open", () => { live.value = true; });
-      source.addEventListener("change", () => { live.value = true; load(); });
+      source.addEventListener("change", (e) => {
+        live.value = true;
+        let version = Infinity;
+        try { version = JSON.parse(e.data).version; } catch (_) { /* reload */ }
+        announced = Math.max(announced, version);
+        if (!loading && version > loaded) load(); // else: checked when the load in flight ends
+      });
       source.addEventListener("error", () => { live.value = false; });
     }
-    function onHash() { route.value = parseRoute(); plan.value = route.value.name === "plan" ? plan.value : null; task.value = null; selected.value = null; load(); }
+    function onHash() { loaded = -1; route.value = parseRoute(); plan.value = route.value.name === "plan" ? plan.value : null; task.value = null; selected.value = null; load(); }
     onMounted(() => { window.addEventListener("hashchange", onHash); connect(); load(); });
     onBeforeUnmount(() => { if (source) source.close(); });
 
@@ -304,7 +341,7 @@ const app = createApp({
     const failures = computed(() => (plan.value ? plan.value.tasks.filter((t) => t.phase === "Failed" || t.phase === "Retrying" || (t.history.length && t.history[t.history.length - 1].outcome === "Failed")) : []));
     function openTask(t) { location.hash = `#/task/${plan.value.namespace}/${t.name}`; }
     return {
-      route, plans, plan, task, agents, recent, generated, error, live, selected, selectedRow, blockers, failures, openTask,
+      route, plans, plan, task, agents, recent, generated, error, live, selected, timeline, selectedRow, blockers, failures, openTask,
       colours: COLOURS,
       money: (v) => `$${(v || 0).toFixed(2)}`,
       num: (v) => (v || 0).toLocaleString("en-US"),
