@@ -59,6 +59,7 @@ images: ## build the operator and runner images (podman or docker; BASE_IMAGE=..
 
 test: install verify ## unit, container, integration tests; builds the images where podman runs, brings the cluster up
 	hack/images.sh --for-tests
+	hack/browser-deps.sh
 	hack/with-cluster.sh $(BIN)/pytest -q -rs tests
 
 container-test: install ## the container tests only (tests/container), after building the images

@@ -291,6 +291,8 @@ const app = createApp({
           plan.value = p; generated.value = p.generated; loaded = p.version;
           await nextTick();
           performance.mark("plan-rendered");
+          // after the next frame is painted (a task for after the frame's rendering)
+          requestAnimationFrame(() => setTimeout(() => performance.mark("plan-painted"), 0));
           agents.value = await running;
           if (!timeline.value) setTimeout(() => { timeline.value = true; }, 0); // after the graph
         } else {
