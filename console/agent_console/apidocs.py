@@ -61,6 +61,9 @@ agent-dashboard --all-namespaces --max-concurrent 10
 
 ## What it shows
 
+Tasks without `spec.plan` appear as the plan `-` of their namespace (a name no AgentPlan
+can have: the operator keeps them apart from any plan too).
+
 - **Plans**: progress, counts by phase, running and failed tasks, the circuit breaker,
   tokens and cost so far, tasks per hour and an ETA; running agents; recent completions.
 - **A plan**: its dependency graph (nodes coloured by phase; click a task to highlight

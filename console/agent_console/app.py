@@ -135,7 +135,7 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
 
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Problem}}
     in_namespace = Query(None, description="Only this namespace.")
-    in_plan = Query(None, description="Only this plan (`default`: tasks without a plan).")
+    in_plan = Query(None, description="Only this plan (`-`: tasks without a plan).")
 
     @app.get(f"{API}/info", response_model=schemas.Info, tags=["dashboard"])
     def get_info() -> Response:
@@ -154,7 +154,7 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         tags=["plans"],
     )
     def get_plan(namespace: str, name: str) -> Response:
-        """One plan and its tasks (`default`: the namespace's tasks without a plan)."""
+        """One plan and its tasks (`-`: the namespace's tasks without a plan)."""
         return cached(("plan", namespace, name), lambda m: views.plan(m, namespace, name))
 
     @app.get(

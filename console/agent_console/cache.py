@@ -54,7 +54,7 @@ class Cache:
         self._listed: set[tuple[str, str | None]] = set()
         self.expected_lists: set[tuple[str, str | None]] = set()
         self._model: views.Model | None = None
-        self._circuits: dict[scheduling.ScopeKey, Any] = {}
+        self._circuits: dict[Any, Any] = {}  # breakers of tasks without a plan, kept
         self._listeners: list[Callable[[int], None]] = []
         self.last_compute_seconds = 0.0
 

@@ -28,7 +28,7 @@ class PlanSummary(ApiModel):
     """A plan: its AgentPlan (if one exists) and the tasks in its scope."""
 
     namespace: str
-    name: str = Field(description="The AgentPlan's name; `default` for tasks without a plan.")
+    name: str = Field(description="The AgentPlan's name; `-` for the tasks without one.")
     exists: bool = Field(description="False when no AgentPlan object of this name exists.")
     paused: bool = Field(description="spec.paused of the AgentPlan.")
     total: int = Field(ge=0, description="Tasks in the plan.")

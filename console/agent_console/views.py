@@ -20,6 +20,9 @@ from agent_api import models
 from agent_operator import clock, conditions, scheduling
 
 Key = tuple[str, str]
+# The plan name the console gives tasks without spec.plan: not a valid object name, so it
+# never meets a real AgentPlan (the operator keeps them apart too).
+NO_PLAN = "-"
 Doc = dict[str, Any]
 _PRIORITY = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 FINISHED = ("Succeeded", "Failed", "Cancelled")
@@ -137,9 +140,9 @@ def build(
     tasks = {entry.key: entry.task for entry in snapshot.tasks}
     scopes: dict[Key, list[Key]] = defaultdict(list)
     for key, task in tasks.items():
-        scopes[scheduling.scope_of(task)].append(key)
-    for plan_key in snapshot.plans:
-        scopes.setdefault(plan_key, [])
+        scopes[(key[0], plan_of(task))].append(key)
+    for namespace, plan_name in snapshot.plans:
+        scopes.setdefault((namespace, plan_name or NO_PLAN), [])
     for members in scopes.values():
         members.sort(key=lambda k: (tasks[k].spec.task_id, k[1]))
     dispatched = frozenset(d.key for d in decision.dispatches)
@@ -205,7 +208,12 @@ def _seconds(start: str | None, end: str | None, now: datetime.datetime) -> floa
 
 
 def plan_of(task: models.AgentTask) -> str:
-    return task.spec.plan or "default"
+    return task.spec.plan or NO_PLAN
+
+
+def operator_scope(scope: Key) -> tuple[str, str | None]:
+    """The operator's key of a plan: None for the tasks without one."""
+    return (scope[0], None if scope[1] == NO_PLAN else scope[1])
 
 
 def _attempt(record: models.AttemptRecord, now: datetime.datetime) -> Doc:
@@ -261,8 +269,9 @@ def _summary(model: Model, scope: Key) -> Doc:
     if entry is not None:
         circuit = entry.plan.status.circuit
     else:
-        circuit = model.decision.circuits.get(scope) or model.snapshot.circuits.get(
-            scope, models.CircuitStatus()
+        theirs = operator_scope(scope)
+        circuit = model.decision.circuits.get(theirs) or model.snapshot.circuits.get(
+            theirs, models.CircuitStatus()
         )
     return {
         "namespace": scope[0],

@@ -80,7 +80,7 @@ def test_plan_summary_counts_spend_rate_and_eta() -> None:
 def test_tasks_without_a_plan_form_the_default_plan() -> None:
     model = fed(task("loose", "T001.001", plan=None)).refresh()
     assert [(p["name"], p["exists"], p["total"]) for p in views.plans(model)["items"]] == [
-        ("default", False, 1)
+        ("-", False, 1)
     ]
 
 
