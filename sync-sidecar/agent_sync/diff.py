@@ -168,6 +168,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd(args: argparse.Namespace) -> int:
     """Reads the file and the plan's tasks, prints what a sync would change."""
+    from agent_kube import kubeconfig
+
     from agent_sync import cluster
 
     def fail(message: str) -> int:
@@ -185,11 +187,13 @@ def cmd(args: argparse.Namespace) -> int:
     text, _ = textfile.decode(data)
     parsed = markdown.parse(text, pattern)
     try:
-        client = cluster.load_client(args.kubeconfig)
+        client = kubeconfig.api_client(args.kubeconfig)
         namespace = args.namespace or _context_namespace(args.kubeconfig)
         tasks = cluster.Cluster(client, namespace=namespace, plan=args.plan)
         live = tasks.list_tasks()
         plan_exists = tasks.get_plan() is not None
+    except kubeconfig.KubeconfigError as error:
+        return fail(str(error))
     except Exception as error:  # no cluster, no access: say so, change nothing
         return fail(f"cannot read plan {args.plan!r} from the cluster: {cluster.describe(error)}")
     result = compute(
