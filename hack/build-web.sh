@@ -3,7 +3,7 @@
 # pinned in console/web/package-lock.json (npm ci, from the npm registry) and copies
 # the built files into console/agent_console/static/vendor/. Nothing is fetched from a
 # CDN at run time, and no library's built file is committed. A no-op when the copy is
-# newer than the lock file; without npm it prints why and leaves the page without it.
+# newer than the lock file; installs npm with apt-get as root; without npm it prints why and leaves the page without it.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WEB="$REPO/console/web"
@@ -12,6 +12,11 @@ FILES=("vue/dist/vue.global.prod.js")
 target="$VENDOR/$(basename "${FILES[0]}")"
 if [[ -f $target && $target -nt $WEB/package-lock.json ]]; then
   exit 0
+fi
+if ! command -v npm >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "build-web: installing npm (apt-get)" >&2
+  apt-get install -y -qq npm >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq npm >/dev/null 2>&1; } || true
 fi
 if ! command -v npm >/dev/null; then
   echo "build-web: npm not found: the dashboard's page needs it once to build (apt-get install npm); the API works without it" >&2

@@ -12,7 +12,7 @@ if [[ ${AO_DEMO_REAL:-0} == 1 ]]; then
     # runner image kind-up loaded.
     export KUBECONFIG="$REPO/.kind/kubeconfig"
     export AO_DEMO_OPERATOR=cluster
-    export AO_RUNNER_IMAGE=${AO_RUNNER_IMAGE:-$("$REPO/hack/images.sh" --print-names | tail -1)}
+    export AO_RUNNER_IMAGE=${AO_RUNNER_IMAGE:-$("$REPO/hack/images.sh" --print-names | sed -n 2p)}
   elif [[ -z ${KUBECONFIG:-} ]]; then
     missing+=("no cluster: run \`make kind-up\` (docker or podman), or set KUBECONFIG and AO_RUNNER_IMAGE")
   elif [[ -z ${AO_RUNNER_IMAGE:-} ]]; then

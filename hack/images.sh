@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds the two images from operator/Dockerfile and runner/Dockerfile.
+# Builds the three images from operator/Dockerfile, runner/Dockerfile and console/Dockerfile.
 #
-#   hack/images.sh                 build both images (make images)
+#   hack/images.sh                 build the images (make images)
 #   hack/images.sh --for-tests     the same where podman can run (make test); elsewhere
 #                                  print why the container tests will be skipped, exit 0
-#   hack/images.sh --print-names   print the two image references and exit
+#   hack/images.sh --print-names   print the image references (operator, runner, dashboard), one a line
 #
 # Environment:
 #   AO_CACHE        cache root (default ~/.cache/agent-orchestrator)
-#   BASE_IMAGE      base of both images. Unset: with podman and mmdebstrap, a Debian
+#   BASE_IMAGE      base of the images. Unset: with podman and mmdebstrap, a Debian
 #                   bookworm root file system made from Debian's packages (cached in
 #                   $AO_CACHE/images, imported once as localhost/ao-base:bookworm); otherwise
 #                   the Dockerfiles' default, python:3.12-slim.
@@ -27,12 +27,14 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1)
 IMAGE_TAG=${IMAGE_TAG:-$VERSION}
 OPERATOR_IMAGE="$IMAGE_PREFIX:$IMAGE_TAG"
 RUNNER_IMAGE="$IMAGE_PREFIX-runner:$IMAGE_TAG"
+DASHBOARD_IMAGE="$IMAGE_PREFIX-dashboard:$IMAGE_TAG"
 LOCAL_BASE=localhost/ao-base:bookworm
 SOURCE_URL=https://github.com/coditect-ai/agent-orchestrator
 
 if [[ ${1:-} == --print-names ]]; then
   echo "$OPERATOR_IMAGE"
   echo "$RUNNER_IMAGE"
+  echo "$DASHBOARD_IMAGE"
   exit 0
 fi
 
@@ -117,3 +119,6 @@ build() {  # name dockerfile image [args...]
 
 build operator operator/Dockerfile "$OPERATOR_IMAGE"
 build runner runner/Dockerfile "$RUNNER_IMAGE" --build-arg "INSTALL_NODE=${INSTALL_NODE:-true}"
+# The page's JavaScript goes into the dashboard image from the build context.
+logged web "$REPO/hack/build-web.sh"
+build dashboard console/Dockerfile "$DASHBOARD_IMAGE"

@@ -61,20 +61,20 @@ engine() {
 }
 
 up() {
-  local bin engine operator runner
+  local bin engine operator runner dashboard
   bin=$(tools)
   engine=$(engine)
   [[ $engine == podman ]] && export KIND_EXPERIMENTAL_PROVIDER=podman
-  { read -r operator; read -r runner; } < <("$REPO/hack/images.sh" --print-names)
+  { read -r operator; read -r runner; read -r dashboard; } < <("$REPO/hack/images.sh" --print-names)
   mkdir -p "$STATE"
   config >"$STATE/kind-config.yaml"
-  log "images $operator and $runner"
+  log "images $operator, $runner and $dashboard"
   run "$REPO/hack/images.sh"
   if ((dry)) || ! "$bin/kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
     log "creating cluster $KIND_CLUSTER ($engine)"
     run "$bin/kind" create cluster --config "$STATE/kind-config.yaml" --kubeconfig "$KUBECONFIG_FILE" --wait 120s
   fi
-  for image in "$operator" "$runner"; do
+  for image in "$operator" "$runner" "$dashboard"; do
     if [[ $engine == docker ]]; then
       run "$bin/kind" load docker-image --name "$KIND_CLUSTER" "$image"
     else
@@ -88,6 +88,7 @@ up() {
   run "$bin/helm" upgrade --install agent-orchestrator "$REPO/charts/agent-orchestrator" \
     --kubeconfig "$KUBECONFIG_FILE" --namespace "$AO_NAMESPACE" --create-namespace --wait \
     --set "image.repository=${operator%:*}" --set "image.tag=${operator##*:}" \
+    --set "dashboard.image.repository=${dashboard%:*}" --set "dashboard.image.tag=${dashboard##*:}" \
     --set "image.pullPolicy=Never" \
     --set "runner.repository=${runner%:*}" --set "runner.tag=${runner##*:}" \
     --set "replicaCount=1"

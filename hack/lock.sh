@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the pinned, hashed requirements under requirements/ from pyproject.toml
 # (make lock). Every install reads them: make install (dev.txt), the operator image
-# (operator.txt), the runner image (runner.txt), and both images' package build (build.txt).
+# (operator.txt), the runner image (runner.txt), the dashboard image (console.txt), and the images' package build (build.txt).
 #
 #   hack/lock.sh              keep current pins where pyproject.toml still allows them
 #   hack/lock.sh --upgrade    move every pin to the newest version pyproject.toml allows
@@ -28,4 +28,5 @@ compile requirements/dev.txt pyproject.toml requirements/build.in --extra dev
 compile requirements/build.txt requirements/build.in -c requirements/dev.txt
 compile requirements/operator.txt pyproject.toml --extra operator -c requirements/dev.txt
 compile requirements/runner.txt pyproject.toml --extra runner -c requirements/dev.txt
-echo "lock: requirements/{dev,build,operator,runner}.txt written; review with git diff requirements/"
+compile requirements/console.txt pyproject.toml --extra console -c requirements/dev.txt
+echo "lock: requirements/{dev,build,operator,runner,console}.txt written; review with git diff requirements/"

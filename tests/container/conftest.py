@@ -37,6 +37,7 @@ pytestmark = pytest.mark.container
 class Images:
     operator: str
     runner: str
+    dashboard: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _why_not(podman_env: dict[str, str], images: Images) -> str | None:
         )
     if not (AO_CACHE / "containers.conf").exists():
         return f"{AO_CACHE / 'containers.conf'} is missing: run `make images`"
-    for image in (images.operator, images.runner):
+    for image in (images.operator, images.runner, images.dashboard):
         exists = subprocess.run(
             ["podman", "image", "exists", image], env=podman_env, capture_output=True, timeout=60
         )
@@ -137,7 +138,7 @@ def images() -> Images:
         [str(REPO / "hack" / "images.sh"), "--print-names"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout.split()
-    return Images(operator=names[0], runner=names[1])
+    return Images(operator=names[0], runner=names[1], dashboard=names[2])
 
 
 @pytest.fixture(scope="session")

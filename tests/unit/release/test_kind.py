@@ -41,25 +41,25 @@ def test_the_kind_config_is_one_node_cluster_of_the_chosen_name() -> None:
 
 
 @pytest.mark.parametrize("engine", ["podman", "docker"])
-def test_up_builds_creates_loads_both_images_and_installs_the_chart(engine: str) -> None:
+def test_up_builds_creates_loads_the_images_and_installs_the_chart(engine: str) -> None:
     commands = [
         line.removeprefix("+ ")
         for line in _kind("up", "--dry-run", AO_CONTAINER_ENGINE=engine).splitlines()
         if line.startswith("+ ")
     ]
-    operator, runner = _images()
+    operator, runner, dashboard = _images()
     assert commands[0].endswith("hack/images.sh")
     assert "create cluster --config" in commands[1] and "/.kind/kind-config.yaml" in commands[1]
     loads = [c for c in commands if " load " in c]
     if engine == "docker":
         assert loads == [
             f"{Path(commands[1].split()[0])} load docker-image --name agent-orchestrator {image}"
-            for image in (operator, runner)
+            for image in (operator, runner, dashboard)
         ]
     else:
         saved = [c for c in commands if c.startswith("podman save")]
-        assert [c.split()[-1] for c in saved] == [operator, runner]
-        assert len(loads) == 2 and all("load image-archive" in c for c in loads)
+        assert [c.split()[-1] for c in saved] == [operator, runner, dashboard]
+        assert len(loads) == 3 and all("load image-archive" in c for c in loads)
     helm = commands[-1].split()
     assert helm[1:4] == ["upgrade", "--install", "agent-orchestrator"]
     assert helm[4] == str(REPO / "charts" / "agent-orchestrator")
@@ -67,6 +67,7 @@ def test_up_builds_creates_loads_both_images_and_installs_the_chart(engine: str)
     assert f"image.repository={operator.rsplit(':', 1)[0]}" in sets
     assert f"runner.repository={runner.rsplit(':', 1)[0]}" in sets
     assert f"runner.tag={runner.rsplit(':', 1)[1]}" in sets
+    assert f"dashboard.image.repository={dashboard.rsplit(':', 1)[0]}" in sets
 
 
 def test_down_deletes_the_cluster() -> None:

@@ -30,9 +30,11 @@ def test_it_runs_on_version_tags() -> None:
     assert _workflow()[True] == {"push": {"tags": ["v*"]}}
 
 
-def test_it_builds_both_dockerfiles_for_two_architectures() -> None:
+def test_it_builds_every_dockerfile_for_two_architectures() -> None:
     builds = [s["with"] for s in _steps("images") if "build-push-action" in s.get("uses", "")]
-    assert sorted(b["file"] for b in builds) == ["operator/Dockerfile", "runner/Dockerfile"]
+    assert sorted(b["file"] for b in builds) == [
+        "console/Dockerfile", "operator/Dockerfile", "runner/Dockerfile"
+    ]
     images_sh = (REPO / "hack" / "images.sh").read_text()
     for build in builds:
         assert (REPO / build["file"]).is_file()
