@@ -122,17 +122,34 @@ go_install() {  # name version package...
   rm -rf "${dir:?}/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
 
-command -v go >/dev/null || fail "the go command is not installed (Go 1.26 or newer is needed)"
-mkdir -p "$AO_CACHE"
-# One build at a time: a second caller waits for the first to finish.
-exec 9>"$AO_CACHE/.build.lock"
-if ! flock -n 9; then
-  log "another build is running; waiting for it"
-  flock 9
-fi
-: >"$LOG"
+built() {  # tool: its binaries are in the cache
+  case $1 in
+    etcd) [[ -x $AO_CACHE/etcd-$ETCD_VERSION/bin/etcd ]] ;;
+    kwok) [[ -x $AO_CACHE/kwok-$KWOK_VERSION/bin/kwok && -x $AO_CACHE/kwok-$KWOK_VERSION/bin/kwokctl ]] ;;
+    helm) [[ -x $AO_CACHE/helm-$HELM_VERSION/bin/helm ]] ;;
+    kubernetes) local b=$AO_CACHE/k8s-$K8S_VERSION/bin
+      [[ -x $b/kube-apiserver && -x $b/kube-controller-manager && -x $b/kube-scheduler ]] ;;
+    kind) [[ -x $AO_CACHE/kind-$KIND_VERSION/bin/kind ]] ;;
+    *) return 1 ;;
+  esac
+}
+
 wanted=("$@")
 ((${#wanted[@]})) || wanted=(etcd kwok helm kubernetes)
+missing=0
+for tool in "${wanted[@]}"; do built "$tool" || missing=1; done
+mkdir -p "$AO_CACHE"
+if ((missing)); then
+  command -v go >/dev/null || fail "the go command is not installed (Go 1.26 or newer is needed)"
+  # One build at a time: a second caller waits for the first to finish. A caller whose
+  # tools are all built takes no lock, so it never waits on someone else's build.
+  exec 9>"$AO_CACHE/.build.lock"
+  if ! flock -n 9; then
+    log "another build is running; waiting for it"
+    flock 9
+  fi
+  : >"$LOG"
+fi
 for tool in "${wanted[@]}"; do
   case $tool in
     etcd) build_etcd ;;
