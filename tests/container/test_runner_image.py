@@ -19,9 +19,13 @@ from tests.unit.runner import fakes
 pytestmark = pytest.mark.container
 
 TASK_ID = "T001.001"
+# A real test run: testsPassed comes from the test runner's own summary line ("Ran 1 test",
+# "OK"), never from the command's name or an echo.
 TOOL_COMMAND = (
     "printf 'def add(a, b):\\n    return a + b\\n' > calc.py"
-    " && python3 -c 'import calc; assert calc.add(2, 3) == 5' && echo tested"
+    " && printf 'import unittest\\nimport calc\\n\\n\\nclass T(unittest.TestCase):\\n"
+    "    def test_add(self):\\n        self.assertEqual(calc.add(2, 3), 5)\\n' > test_calc.py"
+    " && PYTHONDONTWRITEBYTECODE=1 python3 -m unittest test_calc && echo tested"
 )
 
 
@@ -121,7 +125,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
     branch = f"agent/{TASK_ID}"
     assert result.status == "succeeded", message
     assert result.branch == branch
-    assert result.files_changed == ["calc.py"]
+    assert result.files_changed == ["calc.py", "test_calc.py"]
     assert result.tests_passed is True
     assert result.commit == git(bare, "rev-parse", branch)
     assert git(bare, "show", f"{branch}:calc.py").startswith("def add(a, b):")
