@@ -89,9 +89,9 @@ def test_the_programs_run_under_the_charts_security_context(
     assert ended["sync"].exit_code == 0, ended["sync"].logs
     assert "usage: agent-sync" in ended["sync"].logs
     assert ended["operator-bad-setting"].exit_code != 0
-    assert "max_concurrent" in ended["operator-bad-setting"].logs
+    assert "AGENT_OPERATOR_MAX_CONCURRENT" in ended["operator-bad-setting"].logs
     assert ended["sync-bad-setting"].exit_code != 0
-    assert "max_wait_seconds" in ended["sync-bad-setting"].logs
+    assert "AGENT_SYNC_MAX_WAIT_SECONDS" in ended["sync-bad-setting"].logs
     assert ended["whoami"].logs.split() == ["10001", "read-only"]
 
 
