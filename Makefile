@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv and install the project with its dev tools (idempotent)
 
-tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
+tools: ## build etcd, kube-*, kwok, helm and promtool from Go modules into ~/.cache/agent-orchestrator
 	hack/build-tools.sh >/dev/null
 
 generate: install ## regenerate CRDs, chart CRDs, rendered manifests, API reference

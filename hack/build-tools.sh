@@ -11,12 +11,15 @@
 #   ETCD_VERSION   go.etcd.io/etcd/server/v3 version (default v3.6.16)
 #   KWOK_VERSION   sigs.k8s.io/kwok version (default v0.8.0)
 #   HELM_VERSION   helm.sh/helm/v3 version (default v3.22.0)
+#   PROMETHEUS_VERSION  github.com/prometheus/prometheus version, for promtool
+#                  (default v0.316.0, the Go module of Prometheus 3.16.0)
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
+PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v0.316.0}
 AO_CACHE=${AO_CACHE:-$HOME/.cache/agent-orchestrator}
 export CGO_ENABLED=0
 export GOFLAGS=${GOFLAGS:--mod=mod}
@@ -89,7 +92,7 @@ build_etcd() {
   rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
 
-go_install() {  # name version package...
+go_install() {  # name version package...   (build tags in GO_INSTALL_TAGS)
   local name=$1 version=$2; shift 2
   local dir="$AO_CACHE/$name-$version"
   local ok=1
@@ -99,7 +102,8 @@ go_install() {  # name version package...
   mkdir -p "$dir"
   local args=()
   for pkg in "$@"; do args+=("$pkg@$version"); done
-  GOBIN="$dir/bin.tmp" with_heartbeat "$name $version" go install -trimpath -ldflags "-s -w" "${args[@]}" \
+  GOBIN="$dir/bin.tmp" with_heartbeat "$name $version" go install -trimpath -ldflags "-s -w" \
+    ${GO_INSTALL_TAGS:+-tags "$GO_INSTALL_TAGS"} "${args[@]}" \
     || { rm -rf "$dir/bin.tmp"; fail "$name $version"; }
   rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
@@ -115,13 +119,17 @@ fi
 build_etcd
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+# For `promtool check rules` and `test rules` only: remove_all_sd leaves out the service
+# discovery plugins (cloud SDKs), most of what a full build compiles.
+GO_INSTALL_TAGS=remove_all_sd go_install promtool "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool
 build_kubernetes
 
 # One folder of links, so callers need a single PATH entry.
 links="$AO_CACHE/bin"
 mkdir -p "$links"
 for f in "$AO_CACHE/k8s-$K8S_VERSION/bin/"* "$AO_CACHE/etcd-$ETCD_VERSION/bin/etcd" \
-         "$AO_CACHE/kwok-$KWOK_VERSION/bin/"* "$AO_CACHE/helm-$HELM_VERSION/bin/helm"; do
+         "$AO_CACHE/kwok-$KWOK_VERSION/bin/"* "$AO_CACHE/helm-$HELM_VERSION/bin/helm" \
+         "$AO_CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool"; do
   ln -sfn "$f" "$links/$(basename "$f")"
 done
 echo "$links"
