@@ -87,3 +87,25 @@ def test_attempts_are_counted_by_profile_and_not_started_ones_from_zero() -> Non
     assert attempts(failures.DISRUPTED, profile="reviewer") == 1.0
     assert attempts(failures.OUT_OF_MEMORY) == 1.0
     assert attempts("Other") is None
+
+
+def test_a_pass_counts_the_attempt_under_the_profile_that_ran_it() -> None:
+    from agent_operator import metrics
+    from operator_world import World, task
+
+    def attempts(outcome: str, reason: str) -> float | None:
+        return metrics.REGISTRY.get_sample_value(
+            "agent_operator_attempts_total",
+            {"namespace": "ns", "profile": "general-purpose", "outcome": outcome,
+             "reason": reason},
+        )
+
+    before = attempts("Succeeded", "") or 0.0
+    world = World(task("counted"))  # no profile in the namespace: the built-in fallback
+    world.step()
+    assert world.running_jobs() == ["counted-1"]
+    assert attempts("Failed", "ImagePullFailed") is not None  # there, at 0 or more
+    world.finish_job("counted-1")
+    world.step()
+    assert world.phase("counted") == "Succeeded"
+    assert attempts("Succeeded", "") == before + 1
