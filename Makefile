@@ -30,7 +30,7 @@ lock: install ## regenerate requirements/*.txt from pyproject.toml (UPGRADE=1: n
 web: ## build the dashboard's JavaScript (npm ci from console/web/package-lock.json) into the package
 	hack/build-web.sh
 
-tools: ## build etcd, kube-*, kwok and helm from Go modules into ~/.cache/agent-orchestrator
+tools: ## build etcd, kube-*, kwok, helm and promtool from Go modules into ~/.cache/agent-orchestrator
 	hack/build-tools.sh >/dev/null
 
 generate: install ## regenerate CRDs, chart CRDs, rendered manifests, API reference

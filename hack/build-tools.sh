@@ -4,10 +4,10 @@
 # site: everything comes through the Go module proxy).
 #
 #   hack/build-tools.sh            build what is missing, print the bin folder
-#   hack/build-tools.sh helm kind  only these (any of etcd kwok helm kubernetes kind)
+#   hack/build-tools.sh helm kind  only these (any of etcd kwok helm promtool kubernetes kind)
 #
 # kind is built only when asked for (make kind-up); the default set is the local
-# control plane's.
+# control plane's and promtool (the chart's alert rule tests).
 #
 # The Go toolchain's own output ("go: downloading ...", by the hundred on a cold build)
 # goes to $AO_CACHE/logs/build-tools.log; the terminal gets one line per step and a
@@ -20,6 +20,8 @@
 #   KWOK_VERSION   sigs.k8s.io/kwok version (default v0.8.0)
 #   HELM_VERSION   helm.sh/helm/v3 version (default v3.22.0)
 #   KIND_VERSION   sigs.k8s.io/kind version (default v0.33.0)
+#   PROMETHEUS_VERSION  github.com/prometheus/prometheus version, for promtool
+#                  (default v0.316.0, the Go module of Prometheus 3.16.0)
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
@@ -27,6 +29,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 KIND_VERSION=${KIND_VERSION:-v0.33.0}
+PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v0.316.0}
 AO_CACHE=${AO_CACHE:-$HOME/.cache/agent-orchestrator}
 export CGO_ENABLED=0
 export GOFLAGS=${GOFLAGS:--mod=mod}
@@ -107,7 +110,7 @@ build_etcd() {
   rm -rf "${dir:?}/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
 
-go_install() {  # name version package...
+go_install() {  # name version package...   (build tags in GO_INSTALL_TAGS)
   local name=$1 version=$2; shift 2
   local dir="$AO_CACHE/$name-$version"
   local ok=1
@@ -117,7 +120,8 @@ go_install() {  # name version package...
   mkdir -p "$dir"
   local args=()
   for pkg in "$@"; do args+=("$pkg@$version"); done
-  GOBIN="$dir/bin.tmp" with_heartbeat "$name $version" go install -trimpath -ldflags "-s -w" "${args[@]}" \
+  GOBIN="$dir/bin.tmp" with_heartbeat "$name $version" go install -trimpath -ldflags "-s -w" \
+    ${GO_INSTALL_TAGS:+-tags "$GO_INSTALL_TAGS"} "${args[@]}" \
     || { rm -rf "$dir/bin.tmp"; fail "$name $version"; }
   rm -rf "${dir:?}/bin"; mv "$dir/bin.tmp" "$dir/bin"
 }
@@ -130,12 +134,13 @@ built() {  # tool: its binaries are in the cache
     kubernetes) local b=$AO_CACHE/k8s-$K8S_VERSION/bin
       [[ -x $b/kube-apiserver && -x $b/kube-controller-manager && -x $b/kube-scheduler ]] ;;
     kind) [[ -x $AO_CACHE/kind-$KIND_VERSION/bin/kind ]] ;;
+    promtool) [[ -x $AO_CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool ]] ;;
     *) return 1 ;;
   esac
 }
 
 wanted=("$@")
-((${#wanted[@]})) || wanted=(etcd kwok helm kubernetes)
+((${#wanted[@]})) || wanted=(etcd kwok helm promtool kubernetes)
 missing=0
 for tool in "${wanted[@]}"; do built "$tool" || missing=1; done
 mkdir -p "$AO_CACHE"
@@ -157,7 +162,10 @@ for tool in "${wanted[@]}"; do
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     kubernetes) build_kubernetes ;;
     kind) go_install kind "$KIND_VERSION" sigs.k8s.io/kind ;;
-    *) fail "unknown tool '$tool' (one of: etcd kwok helm kubernetes kind)" ;;
+    # For `promtool check rules` and `test rules` only: remove_all_sd leaves out the service
+    # discovery plugins (cloud SDKs), most of what a full build compiles.
+    promtool) GO_INSTALL_TAGS=remove_all_sd go_install promtool "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool ;;
+    *) fail "unknown tool '$tool' (one of: etcd kwok helm promtool kubernetes kind)" ;;
   esac
 done
 
@@ -166,7 +174,7 @@ links="$AO_CACHE/bin"
 mkdir -p "$links"
 for f in "$AO_CACHE/k8s-$K8S_VERSION/bin/"* "$AO_CACHE/etcd-$ETCD_VERSION/bin/etcd" \
          "$AO_CACHE/kwok-$KWOK_VERSION/bin/"* "$AO_CACHE/helm-$HELM_VERSION/bin/helm" \
-         "$AO_CACHE/kind-$KIND_VERSION/bin/kind"; do
+         "$AO_CACHE/kind-$KIND_VERSION/bin/kind" "$AO_CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool"; do
   if [[ -e $f ]]; then ln -sfn "$f" "$links/$(basename "$f")"; fi
 done
 echo "$links"

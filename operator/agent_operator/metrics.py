@@ -8,9 +8,10 @@ are objects people create, phases and outcomes are fixed sets; no task names):
 - `agent_operator_dispatch_latency_seconds{namespace}` (histogram): from the moment the
   operator saw a task ready (or its retry became due) to its Job's creation.
 - `agent_operator_attempt_duration_seconds{namespace, outcome}` (histogram): Job start to end.
-- `agent_operator_attempts_total{namespace, outcome, reason}` (counter): finished attempts;
-  reason is one of the runner's reasons or DeadlineExceeded, JobDeleted, PodDeleted,
-  JobFailed, Suspended, MarkedDone, Other.
+- `agent_operator_attempts_total{namespace, profile, outcome, reason}` (counter): finished
+  attempts; reason is one of the reasons of `agent_api.failures` (the runner's and the
+  operator's), Suspended, MarkedDone or Other. The not-started reasons start at 0 for
+  each profile with a running attempt, so that `increase()` sees their first attempt.
 - `agent_operator_retries_total{namespace, plan}` (counter): retries scheduled.
 - `agent_operator_circuit_state{namespace, plan, state}` (gauge): 1 for the breaker's state.
 - `agent_operator_tokens_total{namespace, profile, direction}` (counter): model tokens the
@@ -35,6 +36,9 @@ _KNOWN_REASONS = frozenset(
         failures.JOB_DELETED,
         failures.POD_DELETED,
         failures.JOB_FAILED,
+        failures.DISRUPTED,
+        failures.OUT_OF_MEMORY,
+        *failures.NOT_STARTED,
         reasons.CANCELLED_SUSPENDED,
         reasons.CANCELLED_MARKED_DONE,
     ]
@@ -69,8 +73,8 @@ ATTEMPT_DURATION = prometheus_client.Histogram(
 )
 ATTEMPTS = prometheus_client.Counter(
     "agent_operator_attempts",
-    "Finished attempts by outcome and reason.",
-    ["namespace", "outcome", "reason"],
+    "Finished attempts by profile, outcome and reason.",
+    ["namespace", "profile", "outcome", "reason"],
     registry=REGISTRY,
 )
 RETRIES = prometheus_client.Counter(

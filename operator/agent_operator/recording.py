@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent_api import failures
+
 from agent_operator import metrics, scheduling
 from agent_operator.scheduling.snapshot import plan_label
 
@@ -14,6 +16,10 @@ def record_pass(decision: scheduling.Decision) -> None:
     metrics.RUNNING.clear()
     for (namespace, profile), count in decision.running_by_profile.items():
         metrics.RUNNING.labels(namespace, profile).set(count)
+        # A running attempt may end unstarted, no sooner than its start timeout: its
+        # series exist at 0 before then, so increase() counts the first one too.
+        for reason in sorted(failures.NOT_STARTED):
+            metrics.ATTEMPTS.labels(namespace, profile, "Failed", reason)
     for finished in decision.finished:
         _record_finished(finished)
     metrics.CIRCUIT.clear()
@@ -27,7 +33,7 @@ def record_pass(decision: scheduling.Decision) -> None:
 def _record_finished(finished: scheduling.FinishedAttempt) -> None:
     namespace = finished.scope[0]
     metrics.ATTEMPTS.labels(
-        namespace, finished.outcome, metrics.reason_label(finished.reason)
+        namespace, finished.profile, finished.outcome, metrics.reason_label(finished.reason)
     ).inc()
     if finished.duration_seconds is not None:
         metrics.ATTEMPT_DURATION.labels(namespace, finished.outcome).observe(

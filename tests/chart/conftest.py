@@ -1,7 +1,9 @@
-"""Fixtures for the chart checks: the helm binary built by hack/build-tools.sh.
+"""Fixtures for the chart checks: the helm and promtool binaries built by
+hack/build-tools.sh.
 
 Nothing is faked: `helm lint` and `helm template` run the real helm on the real
-chart. These checks need no cluster (the install test lives in tests/e2e).
+chart, and `promtool test rules` the real Prometheus rule engine on the rules it renders.
+These checks need no cluster (the install test lives in tests/e2e).
 """
 
 from __future__ import annotations
@@ -16,9 +18,21 @@ CHART = REPO / "charts" / "agent-orchestrator"
 
 
 @pytest.fixture(scope="session")
-def helm() -> Path:
-    bin_dir = subprocess.run(
-        [str(REPO / "hack" / "build-tools.sh")], check=True, capture_output=True, text=True,
-        timeout=3600,
-    ).stdout.strip()
-    return Path(bin_dir) / "helm"
+def tools() -> Path:
+    """The folder of the tools' links; builds what is missing first (once per version)."""
+    built = subprocess.run(
+        [str(REPO / "hack" / "build-tools.sh")], capture_output=True, text=True, timeout=3600
+    )
+    if built.returncode != 0:
+        pytest.fail(f"hack/build-tools.sh failed:\n{built.stderr[-3000:]}", pytrace=False)
+    return Path(built.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def helm(tools: Path) -> Path:
+    return tools / "helm"
+
+
+@pytest.fixture(scope="session")
+def promtool(tools: Path) -> Path:
+    return tools / "promtool"

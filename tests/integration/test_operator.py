@@ -280,8 +280,8 @@ def test_dag_of_32_tasks_completes_in_dependency_order_within_caps(
     )
     assert f'agent_operator_dispatch_latency_seconds_count{{namespace="{ns}"}} 32.0' in exposition
     assert (
-        f'agent_operator_attempts_total{{namespace="{ns}",outcome="Succeeded",reason=""}} 32.0'
-        in (exposition)
+        f'agent_operator_attempts_total{{namespace="{ns}",outcome="Succeeded",'
+        f'profile="general-purpose",reason=""}} 32.0' in exposition
     )
     assert f'agent_operator_circuit_state{{namespace="{ns}",plan="dag",state="Closed"}} 1.0' in (
         exposition

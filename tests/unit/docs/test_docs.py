@@ -16,6 +16,7 @@ from typing import Any
 import prometheus_client
 import pytest
 import yaml
+from agent_api import failures
 from agent_operator import metrics as operator_metrics
 from agent_operator import settings as operator_settings
 from agent_runner import settings as runner_settings
@@ -207,6 +208,22 @@ def test_every_alert_of_the_chart_is_in_monitoring() -> None:
     text = page("monitoring.md")
     missing = [alert for alert in alerts if f"`{alert}`" not in text]
     assert not missing, f"alerts missing from docs/monitoring.md: {missing}"
+
+
+def failure_reasons() -> list[str]:
+    """Every reason of the failure taxonomy (agent_api.failures), the runner's and the
+    operator's."""
+    return sorted(
+        value
+        for name, value in vars(failures).items()
+        if name.isupper() and isinstance(value, str) and value != failures.SUCCEEDED
+    )
+
+
+@pytest.mark.parametrize("reason", failure_reasons())
+@pytest.mark.parametrize("name", ["runner.md", "troubleshooting.md", "monitoring.md"])
+def test_every_failure_reason_is_documented(name: str, reason: str) -> None:
+    assert f"`{reason}`" in page(name), f"failure reason {reason} missing from docs/{name}"
 
 
 def test_the_dashboard_uid_in_monitoring_is_the_charts() -> None:
