@@ -654,9 +654,11 @@ class AgentProfileSpec(ApiModel):
     match: str | None = Field(
         default=None,
         max_length=4096,
-        description="Keyword rule: a regular expression matched case-insensitively "
-        "against the task's title and description. Empty: only tasks naming the "
-        "profile in spec.agentProfile (or the fallback) use it.",
+        description="Keyword rule: an RE2 regular expression (linear-time; no "
+        "backreferences or look-arounds) matched case-insensitively against the task's "
+        "title and description. Empty: only tasks naming the profile in "
+        "spec.agentProfile (or the fallback) use it. A rule RE2 cannot compile is "
+        "skipped; the RuleValid condition says why.",
     )
     order: int = Field(
         default=100,

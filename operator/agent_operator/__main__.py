@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     )
     parser.add_argument("--all-namespaces", "-A", action="store_true", default=None)
     parser.add_argument("--max-concurrent", type=int)
+    parser.add_argument(
+        "--namespace-weights",
+        action="append",
+        help="fair-share weights of namespaces, ns=weight (repeatable, or comma-separated)",
+    )
+    parser.add_argument("--pass-budget-seconds", type=float)
     parser.add_argument("--metrics-port", type=int)
     parser.add_argument("--health-port", type=int)
     parser.add_argument("--listen-address")
@@ -155,7 +161,9 @@ async def run(config: settings.OperatorSettings) -> None:
                 default_image=config.default_image,
                 job_ttl_seconds=config.job_ttl_seconds,
                 identity=identity,
+                namespace_weights=tuple(sorted(config.namespace_weights.items())),
             ),
+            pass_budget_seconds=config.pass_budget_seconds,
             namespaces=namespaces,
             elector=elector,  # None: leader election off, always dispatching
             resync_seconds=config.resync_seconds,

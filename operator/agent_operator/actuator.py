@@ -83,6 +83,12 @@ class Actuator:
         for scope, plan_status in decision.plan_statuses.items():
             raw_plan = snapshot.plans[scope].raw
             yield self._write_status("AgentPlan", scope, raw_plan.get("status") or {}, plan_status)
+        profiles = {
+            (ns, p.metadata.name or ""): p for ns, items in snapshot.profiles.items() for p in items
+        }
+        for key, profile_status in decision.profile_statuses.items():
+            old_profile = profiles[key].status.to_api()
+            yield self._write_status("AgentProfile", key, old_profile, profile_status)
         for key, refs in decision.owner_refs.items():
             yield self._write_owner_refs(key, refs, entries[key].task.metadata.uid or "")
 
@@ -147,7 +153,7 @@ class Actuator:
         kind: str,
         key: tuple[str, Any],
         old: dict[str, Any],
-        new: models.AgentTaskStatus | models.AgentPlanStatus,
+        new: models.AgentTaskStatus | models.AgentPlanStatus | models.AgentProfileStatus,
     ) -> None:
         patch = patches.merge_patch(old, new.to_api())
         if not patch:

@@ -16,6 +16,7 @@ ROUTED = "Routed"
 SUCCEEDED = "Succeeded"
 CIRCUIT_OPEN = "CircuitOpen"
 COMPLETE = "Complete"
+RULE_VALID = "RuleValid"  # an AgentProfile's: its spec.match compiles as RE2
 
 
 def set_condition(

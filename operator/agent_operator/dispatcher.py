@@ -6,6 +6,10 @@ woke it. It also wakes on its own for backoff ends, circuit cool-downs and refus
 and re-lists everything now and then as a guard against missed events. What a pass does is
 composed of: the leadership gate (may this replica write?), the gatherer (inputs beyond the
 cache), `scheduling.decide` (pure), the actuator (the writes) and the metrics recording.
+
+`decide` runs in a worker thread, so the event loop (watch events, the health endpoint,
+the Lease) keeps answering during a long pass; the pass gets a time budget for matching
+routing rules, and routes are cached between passes (`routing.RouteCache`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from agent_operator import (
     metrics,
     recording,
     relisting,
+    routing,
     scheduling,
 )
 from agent_operator import store as store_module
@@ -50,6 +55,7 @@ class Dispatcher:
         namespaces: list[str] | None,  # None: every namespace
         elector: leadership.Elector | None = None,  # None: standalone, always leading
         resync_seconds: float = 300.0,
+        pass_budget_seconds: float = 5.0,
         now: clock.Clock = clock.system_clock,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -58,6 +64,8 @@ class Dispatcher:
         self._config = config
         self._namespaces = namespaces
         self._resync_seconds = resync_seconds
+        self._pass_budget_seconds = pass_budget_seconds
+        self.routes = routing.RouteCache()
         self._now = now
         self._monotonic = monotonic
         self._wake = asyncio.Event()
@@ -131,7 +139,21 @@ class Dispatcher:
         snapshot = self._store.snapshot()
         await self.gatherer.gather(snapshot)
         now = self._now()
-        decision = scheduling.decide(snapshot, self._config, now)
+        deadline = time.monotonic() + self._pass_budget_seconds
+        decision = await asyncio.to_thread(
+            scheduling.decide,
+            snapshot,
+            self._config,
+            now,
+            routes=self.routes,
+            out_of_time=lambda: time.monotonic() > deadline,
+        )
+        if decision.deferred:
+            logger.info(
+                "routing took the whole pass budget of %gs: %d tasks are routed next pass",
+                self._pass_budget_seconds,
+                decision.deferred,
+            )
         retry_at = await self.actuator.apply(
             snapshot, decision, now, still_leading=self.gate.leading
         )

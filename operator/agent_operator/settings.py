@@ -28,6 +28,19 @@ class OperatorSettings(BaseSettings):
     max_concurrent: int = Field(
         default=5, ge=1, le=10000, description="Global cap on attempts running at once."
     )
+    namespace_weights: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="Weights of the fair share of the global cap among namespaces with ready "
+        "work, as `ns=weight` pairs (comma-separated, e.g. `team-a=2,team-b=1`); a namespace "
+        "not listed has weight 1.",
+    )
+    pass_budget_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Time a scheduling pass may spend matching routing rules; tasks not "
+        "routed by then (and not cached) wait for the next pass, which starts at once.",
+    )
     metrics_port: int = Field(
         default=8080, ge=0, le=65535, description="Port of /metrics; 0 disables it."
     )
@@ -95,6 +108,28 @@ class OperatorSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("namespace_weights", mode="before")
+    @classmethod
+    def _split_weights(cls, value: object) -> object:
+        if not isinstance(value, str | list):
+            return value
+        text = value if isinstance(value, str) else ",".join(str(item) for item in value)
+        weights: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            name, sep, weight = part.partition("=")
+            try:
+                number = float(weight)
+            except ValueError:
+                number = -1.0
+            if not sep or not name.strip() or not number > 0:
+                raise ValueError(
+                    f"{part!r} is not `namespace=weight` with a weight above 0 (e.g. team-a=2)"
+                )
+            weights[name.strip()] = number
+        return weights
 
     @field_validator("log_level", mode="before")
     @classmethod

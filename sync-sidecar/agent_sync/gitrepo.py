@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from agent_sync.render import public_url
-from agent_sync.textfile import FileChanged, replace_if_unchanged
+from agent_sync.textfile import FileChanged, check_size, replace_if_unchanged
 
 log = logging.getLogger(__name__)
 _ASKPASS = """#!/bin/sh
@@ -120,6 +120,7 @@ class GitRepo:
             self.git("reset", "-q", "--hard", remote)
 
     def read(self) -> bytes:
+        check_size(self.relative, self.file.stat().st_size)
         return self.file.read_bytes()
 
     def write(self, expected: bytes, new: bytes, message: str) -> None:

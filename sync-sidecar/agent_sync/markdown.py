@@ -1,5 +1,11 @@
 """Parse a plan's markdown task list: one pass, precompiled regexes, no I/O.
 
+Every expression here runs in time linear in its input: no nested quantifiers, and no two
+adjacent runs that can both take the same characters (where one is needed, it is
+possessive, `*+`), so a line of a megabyte costs what its length says. Headings are read
+by hand. Lines longer than `LONG_LINE` characters and NUL characters are reported with
+their line number.
+
 The format (docs/markdown-format.md): a task is a task-list item (`- [ ]`, `- [x]`,
 any list marker, any nesting) outside fenced code and HTML comments whose first line
 holds a task ID. Other IDs in the item's text are dependencies, `blocked by: text`
@@ -38,13 +44,13 @@ MAX_GATE = 1024
 
 # A list item with a checkbox: marker, whitespace, [state], then whitespace or the end.
 _CHECKBOX_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([^\]\r\n]{0,3})\](?=[ \t]|$)")
-_FENCE = re.compile(r"(`{3,}|~{3,})(.*)$")
-_HEADING = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d+)(?![A-Za-z0-9_])")
-_PRIORITY_FIELD = re.compile(r"(?i:priority)\s*[:=]\s*[*_`\[(]*\s*([^\s*_`\]),;.]+)")
-_GATE = re.compile(r"(?i:blocked[ \t]+by)[ \t]*:[ \t]*([^;)\]\n]*)")
+_FENCE = re.compile(r"(`{3,}+|~{3,}+)(.*)$")
+_PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d++)(?![A-Za-z0-9_])")
+_PRIORITY_FIELD = re.compile(r"(?i:priority)\s*+[:=]\s*+[*_`\[(]*+\s*+([^\s*_`\]),;.]++)")
+_GATE = re.compile(r"(?i:blocked[ \t]++by)[ \t]*+:[ \t]*+([^;)\]\n]*+)")
 # The status comment the sidecar keeps at the end of a task's first line.
-STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]+) -->(?=[ \t]*$)")
+STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]++) -->(?=[ \t]*+$)")
+LONG_LINE = 65536  # characters; a longer line is reported (and still read)
 _ID_WRAPPERS = " \t:|\u2013\u2014-"  # stripped from the front of a title
 # For the default pattern only: things that look like a task ID but are not one.
 _ALMOST_DEFAULT_ID = re.compile(r"(?<![A-Za-z0-9])[Tt]\d{1,5}[.\-_]\d{1,5}(?![A-Za-z0-9])")
@@ -131,6 +137,27 @@ class _Item:
     more: list[str] = field(default_factory=list)
 
 
+def _heading_text(stripped: str) -> tuple[bool, str | None]:
+    """Whether the line (without its indentation) is an ATX heading, and its text.
+
+    By hand, in one scan: `#` to `######`, then a space, a tab or the end; the text without
+    a closing run of `#` that follows a space or tab, and without surrounding whitespace.
+    """
+    hashes = len(stripped) - len(stripped.lstrip("#"))
+    if not 1 <= hashes <= 6:
+        return False, None
+    rest = stripped[hashes:]
+    if not rest:
+        return True, None
+    if rest[0] not in " \t":
+        return False, None
+    text = rest.lstrip(" \t").rstrip(" \t")
+    without_closing = text.rstrip("#")
+    if without_closing != text and without_closing[-1:] in (" ", "\t"):
+        text = without_closing.rstrip(" \t")
+    return True, text.strip() or None
+
+
 def _indent_of(whitespace: str) -> int:
     if "\t" not in whitespace:
         return len(whitespace)
@@ -189,6 +216,13 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
         start = offset
         offset += len(raw) + 1
         content = raw[:-1] if raw.endswith("\r") else raw
+        if len(content) > LONG_LINE:
+            problems.append(Problem(
+                number, "warning", "long-line",
+                f"line {number} is {len(content):,} characters long (more than "
+                f"{LONG_LINE:,}); it is read, but a task's title keeps only {MAX_TITLE} and "
+                f"its text only {MAX_DESCRIPTION} characters: split it",
+            ))
 
         if fence is not None:
             stripped = content.lstrip(" \t")
@@ -226,10 +260,10 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                 continue
 
         if first == "#" and indent < 4 and not (stack and indent > stack[-1].indent):
-            heading_match = _HEADING.match(stripped)
-            if heading_match:
+            is_heading, heading_text = _heading_text(stripped)
+            if is_heading:
                 close_to(0)
-                heading = (heading_match.group(2) or "").strip() or None
+                heading = heading_text
                 continue
 
         item = _CHECKBOX_ITEM.match(stripped) if first in "-*+0123456789" else None
@@ -305,6 +339,8 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
         ))
 
     close_to(-1)
+    if "\x00" in text:
+        _report_nul(text, problems)
     if fence is not None:
         problems.append(Problem(
             fence[2], "warning", "unclosed-code-block",
@@ -321,6 +357,18 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
     return ParsedPlan(
         tasks=tasks, problems=tuple(problems), held_ids=frozenset(held), line_count=len(lines)
     )
+
+
+def _report_nul(text: str, problems: list[Problem]) -> None:
+    """A warning for the first line with a NUL character (a binary file, or a bad save)."""
+    index = text.index("\x00")
+    line = text.count("\n", 0, index) + 1
+    count = text.count("\x00")
+    problems.append(Problem(
+        line, "warning", "nul-character",
+        f"line {line}: the file holds {count:,} NUL character{'s' if count != 1 else ''} "
+        "(the first here); is it a text file? The NULs are kept as they are",
+    ))
 
 
 def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: list[Problem]) -> None:

@@ -52,15 +52,25 @@ def plan_manifest(
     }
 
 
+def _unicode(text: str) -> str:
+    """The text as the API can carry it: bytes that were not UTF-8 (kept in the file as
+    surrogate escapes) become U+FFFD; textfile.decode has reported them with their line."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Manifest:
     """One AgentTask, named `<plan>-<task id>`, labelled as created by the sidecar."""
     spec = models.AgentTaskSpec(
         task_id=task.task_id,
-        title=task.title,
-        description=task.description,
+        title=_unicode(task.title),
+        description=_unicode(task.description),
         priority=task.priority,  # parse yields only P0..P3
         depends_on=list(task.depends_on),
-        gates=list(task.gates),
+        gates=[_unicode(gate) for gate in task.gates],
         done=task.done,
         plan=plan,
     ).to_api()

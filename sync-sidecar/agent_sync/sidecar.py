@@ -48,6 +48,7 @@ class FileSource:
         """The file's bytes, read when it is not being written (same size and mtime around)."""
         for _ in range(5):
             before = self.path.stat()
+            textfile.check_size(str(self.path), before.st_size)
             data = self.path.read_bytes()
             after = self.path.stat()
             if (before.st_mtime_ns, before.st_size, before.st_ino) == (
@@ -135,6 +136,7 @@ class Sidecar:
         for _ in range(WRITE_ATTEMPTS):
             self.stage = "read"
             data = self.source.read()
+            textfile.check_size("being synced", len(data))
             if not data.strip():
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
                 log.info("%s; the next save syncs", report.skipped)
@@ -331,6 +333,6 @@ def explain(error: BaseException) -> str:
         )
     if isinstance(error, IsADirectoryError | NotADirectoryError):
         return f"{error.filename} is not a file: point --file at the markdown file"
-    if isinstance(error, GitError | textfile.FileChanged):
+    if isinstance(error, GitError | textfile.FileChanged | textfile.FileTooLarge):
         return str(error)
     return describe(error)

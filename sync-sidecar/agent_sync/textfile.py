@@ -13,9 +13,31 @@ from pathlib import Path
 
 from agent_sync.markdown import Problem
 
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest plan file the sidecar reads (16 MiB: about 150,000 tasks of a typical
+length). A larger file is refused as a whole: nothing is applied or pruned."""
+
 
 class FileChanged(Exception):
     """The file changed between reading it and writing it back: re-read and re-apply."""
+
+
+class FileTooLarge(Exception):
+    """The plan file is above MAX_FILE_BYTES: the sync is refused, nothing is pruned."""
+
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(
+            f"the plan file {name} is {size:,} bytes, more than the maximum of "
+            f"{MAX_FILE_BYTES:,} (16 MiB): it is not read, and no task is applied or pruned; "
+            "split the plan into several files (one sidecar each)"
+        )
+        self.size = size
+
+
+def check_size(name: str, size: int) -> None:
+    """Raises FileTooLarge when `size` is above MAX_FILE_BYTES."""
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(name, size)
 
 
 def decode(data: bytes) -> tuple[str, list[Problem]]:

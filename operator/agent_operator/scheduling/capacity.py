@@ -1,11 +1,21 @@
 """Capacity: the order ready tasks start in, the global, plan and profile caps, and the
-circuit breaker's hold (an open breaker starts nothing; a half-open one one trial)."""
+circuit breaker's hold (an open breaker starts nothing; a half-open one one trial).
+
+The global cap is shared fairly among the namespaces with ready work: `fair_order` hands
+each next slot to the namespace with the fewest running attempts per unit of weight
+(`Config.namespace_weights`, 1 for a namespace not listed; ties by name), so with equal
+weights the namespaces take turns (round robin), and a namespace with weight 2 gets twice
+the slots of one with weight 1 while both have ready work. Nothing is reserved: slots a
+namespace does not need go to the others. Within a namespace, ready tasks start in
+priority order (P0 first), then oldest first; priorities are not compared across
+namespaces. Running attempts are never stopped to make room."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping
 
 from agent_api import models
 
@@ -33,6 +43,7 @@ class Capacity:
     max_concurrent: int
     circuits: Mapping[PlanScope, models.CircuitStatus]
     running: int = 0
+    by_namespace: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
     by_scope: dict[PlanScope, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
     by_profile: dict[tuple[str, str], int] = dataclasses.field(
         default_factory=lambda: defaultdict(int)
@@ -63,6 +74,7 @@ class Capacity:
 
     def _count(self, task: TaskProgress, profile: str) -> None:
         self.running += 1
+        self.by_namespace[task.namespace] += 1
         self.by_scope[task.scope] += 1
         self.by_profile[(task.namespace, profile)] += 1
 
@@ -106,3 +118,32 @@ class Capacity:
         self._count(task, route.profile_name)
         if self.circuits[task.scope].state == "HalfOpen":
             self.trials.add(task.scope)
+
+
+def fair_order(
+    ready: Iterable[tuple[TaskProgress, routing.Route]],
+    slots: Capacity,
+    weights: Mapping[str, float],
+) -> Iterator[tuple[TaskProgress, routing.Route]]:
+    """The ready tasks in the order they are offered a slot: each next task comes from the
+    namespace with the fewest running attempts (counted in `slots`, which the caller updates
+    as it starts tasks) per unit of weight; within a namespace, `queue_order`."""
+    queues: dict[str, deque[tuple[TaskProgress, routing.Route]]] = defaultdict(deque)
+    for pair in sorted(ready, key=lambda pair: queue_order(pair[0])):
+        queues[pair[0].namespace].append(pair)
+
+    def share(namespace: str) -> float:
+        return slots.by_namespace.get(namespace, 0) / max(weights.get(namespace, 1.0), 1e-9)
+
+    heap = [(share(ns), ns) for ns in queues]
+    heapq.heapify(heap)
+    while heap:
+        if slots.running >= slots.max_concurrent:  # no slot left: the order no longer matters
+            for _, namespace in sorted(heap, key=lambda item: item[1]):
+                yield from queues[namespace]
+            return
+        _, namespace = heapq.heappop(heap)
+        queue = queues[namespace]
+        yield queue.popleft()
+        if queue:
+            heapq.heappush(heap, (share(namespace), namespace))

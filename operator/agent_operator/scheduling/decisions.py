@@ -97,6 +97,9 @@ class Decision:
     releases: list[Release] = dataclasses.field(default_factory=list)
     owner_refs: dict[TaskKey, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     plan_statuses: dict[PlanScope, models.AgentPlanStatus] = dataclasses.field(default_factory=dict)
+    profile_statuses: dict[tuple[str, str], models.AgentProfileStatus] = dataclasses.field(
+        default_factory=dict
+    )  # (namespace, profile) -> its status, when its RuleValid condition changed
     circuits: dict[PlanScope, models.CircuitStatus] = dataclasses.field(default_factory=dict)
     events: list[Event] = dataclasses.field(default_factory=list)
     finished: list[FinishedAttempt] = dataclasses.field(default_factory=list)
@@ -104,6 +107,7 @@ class Decision:
     phase_counts: dict[tuple[str, str, str], int] = dataclasses.field(default_factory=dict)
     running_by_profile: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     next_wake: datetime.datetime | None = None
+    deferred: int = 0  # tasks left unrouted because the pass's time budget was spent
 
     def wake_at(self, moment: datetime.datetime) -> None:
         """Asks for another pass no later than `moment`."""

@@ -2,17 +2,22 @@
 
 1. attempts: each task's attempt records are reconciled with its Jobs;
 2. settling: done, finished and rerun tasks are settled;
-3. readiness: every other task is routed and checked (suspended, plan paused, cycle,
+3. readiness: every other task is routed (from the route cache, or by matching the rules
+   within the pass's time budget) and checked (suspended, plan paused, cycle,
    dependencies, gates, profile, Secret), then its retry backoff;
-4. capacity: ready tasks start P0 first, then oldest, within the global, plan and profile
+4. capacity: the global cap is shared fairly among the namespaces with ready work (each
+   free slot goes to the namespace with the fewest running attempts per unit of weight);
+   within a namespace ready tasks start P0 first, then oldest, within the plan and profile
    caps and the plan's circuit breaker;
-5. plans and events: plan statuses, ownerReferences, Events, counts for the metrics.
+5. plans and events: plan statuses, profiles' RuleValid conditions, ownerReferences,
+   Events, counts for the metrics.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 
 from agent_api import graph
 
@@ -40,9 +45,20 @@ from agent_operator.scheduling.snapshot import (
 )
 
 
-def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decision:
-    """The whole pass, a pure function of its inputs: see the module docstring."""
+def decide(
+    snapshot: Snapshot,
+    config: Config,
+    now: datetime.datetime,
+    *,
+    routes: routing.RouteCache | None = None,
+    out_of_time: Callable[[], bool] | None = None,
+) -> Decision:
+    """The whole pass, a pure function of its inputs (and of the route cache, which only
+    saves work): see the module docstring. `out_of_time` says when the pass's time budget
+    is spent: tasks whose route is not cached by then wait for the next pass, which is
+    asked for at once."""
     decision = Decision()
+    router = profiles.Router(snapshot, config, routes, out_of_time)
     tasks = [
         TaskProgress(
             entry=e,
@@ -62,13 +78,17 @@ def decide(snapshot: Snapshot, config: Config, now: datetime.datetime) -> Decisi
         (task, route)
         for task in tasks
         if not (task.terminal or task.running)
-        and (route := _ready_route(task, snapshot, config, inputs, decision, now)) is not None
+        and (route := _ready_route(task, snapshot, config, router, inputs, decision, now))
+        is not None
     ]
-    ready.sort(key=lambda pair: capacity.queue_order(pair[0]))
-    decision.queue = [task.entry.key for task, _ in ready]
+    if router.deferred:
+        decision.deferred = router.deferred
+        decision.wake_at(now)
     slots = capacity.Capacity.counting(tasks, max_concurrent=config.max_concurrent, circuits=states)
-    for task, route in ready:
+    for task, route in capacity.fair_order(ready, slots, dict(config.namespace_weights)):
+        decision.queue.append(task.entry.key)
         _start_or_queue(task, route, slots, inputs, config, decision, now)
+    profiles.rule_conditions(snapshot, decision, now)
 
     attempts.releases(tasks, snapshot, decision)
     plans.owner_references(tasks, snapshot, decision)
@@ -109,13 +129,16 @@ def _ready_route(
     task: TaskProgress,
     snapshot: Snapshot,
     config: Config,
+    router: profiles.Router,
     inputs: readiness.Inputs,
     decision: Decision,
     now: datetime.datetime,
 ) -> routing.Route | None:
     """The task's route when it is ready to start now; None when it is blocked or backing off
-    (its status then says why)."""
-    route = profiles.route_task(task, snapshot, config, now)
+    (its status then says why), or when it could not be routed within the time budget."""
+    route = profiles.route_task(task, snapshot, config, now, router)
+    if route is None:
+        return None
     block = readiness.first_block(task, route, inputs)
     if block is not None:
         readiness.show_block(task, block, now)

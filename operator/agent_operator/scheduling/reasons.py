@@ -45,3 +45,8 @@ BUILTIN_FALLBACK: Final = "BuiltinFallback"
 # --- why a running attempt was cancelled (the attempt record's reason)
 CANCELLED_SUSPENDED: Final = SUSPENDED
 CANCELLED_MARKED_DONE: Final = MARKED_DONE
+
+# --- an AgentProfile's RuleValid condition
+RULE_COMPILED: Final = "RuleCompiled"
+NO_RULE: Final = "NoRule"
+INVALID_RULE: Final = "InvalidRule"

@@ -94,6 +94,8 @@ class Config:
     default_plan: str = "default"  # whose settings tasks without spec.plan take
     job_ttl_seconds: int = 3600
     identity: str = "agent-operator"
+    # The weight of each namespace in the fair share of the global cap (unlisted: 1).
+    namespace_weights: tuple[tuple[str, float], ...] = ()
 
 
 def scope_of(task: models.AgentTask) -> PlanScope:

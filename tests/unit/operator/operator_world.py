@@ -82,12 +82,21 @@ def profile(name: str, namespace: str = "ns", **spec: Any) -> dict[str, Any]:
 class World:
     """A fake cluster, the real cache and dispatcher over it, and a clock."""
 
-    def __init__(self, *objects: dict[str, Any], max_concurrent: int = 5) -> None:
+    def __init__(
+        self,
+        *objects: dict[str, Any],
+        max_concurrent: int = 5,
+        namespace_weights: dict[str, float] | None = None,
+    ) -> None:
         self.now = T0
         self.cluster = FakeCluster()
         self.cache = store.Store()
         self.cluster.watchers.append(lambda kind, event, raw: self.cache.apply(kind, event, raw))
-        self.config = scheduling.Config(max_concurrent=max_concurrent, identity="test")
+        self.config = scheduling.Config(
+            max_concurrent=max_concurrent,
+            identity="test",
+            namespace_weights=tuple(sorted((namespace_weights or {}).items())),
+        )
         self.dispatcher = dispatcher.Dispatcher(
             client=self.cluster,
             store=self.cache,

@@ -78,3 +78,14 @@ def test_object_names() -> None:
 def test_public_url_strips_credentials() -> None:
     assert public_url("https://x:tok@host/r.git") == "https://host/r.git"
     assert public_url("file:///tmp/r.git") == "file:///tmp/r.git"
+
+
+def test_bytes_that_are_not_utf8_reach_the_api_as_replacement_characters() -> None:
+    from agent_sync import markdown, render, textfile
+
+    text, problems = textfile.decode(b"- [ ] T001.001 Caf\xe9 blocked by: r\xe9view\n")
+    assert [p.line for p in problems] == [1]
+    (manifest,) = render.task_manifests(markdown.parse(text), plan="p")
+    assert manifest["spec"]["title"] == "Caf\ufffd blocked by: r\ufffdview"
+    assert manifest["spec"]["gates"] == ["r\ufffdview"]
+    assert textfile.encode(text) == b"- [ ] T001.001 Caf\xe9 blocked by: r\xe9view\n"

@@ -218,3 +218,40 @@ def test_leadership_is_checked_again_before_each_batch_of_writes(plan: Path) -> 
     leading[0] = True
     assert loop.sync_guarded() == "ok"
     assert "p-t001-003" in fake.applies[len(applied):]
+
+
+def test_a_file_above_the_maximum_size_is_refused_and_nothing_pruned(
+    plan: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    plan.write_bytes(b"- [ ] T001.001 One\n" + b" " * textfile.MAX_FILE_BYTES)
+    with caplog.at_level("ERROR"):
+        assert loop.sync_guarded() == "failed"
+    assert len(fake.objects) == 2 and fake.deleted == []
+    assert loop.metrics.errors.labels("read")._value.get() == 1
+    assert "more than the maximum of 16,777,216" in caplog.text
+    assert "no task is applied or pruned" in caplog.text
+    plan.write_bytes(b"- [ ] T001.001 One\n")
+    assert loop.sync_guarded() == "ok" and fake.deleted == ["p-t001-002"]
+
+
+def test_nul_bytes_invalid_utf8_and_a_megabyte_line_are_reported_and_synced(
+    plan: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    plan.write_bytes(
+        b"# Plan\n- [ ] T001.001 One\n"
+        b"- [ ] T001.002 Two \x00 with a NUL\n"
+        b"- [ ] T001.003 Three \xff\xfe not UTF-8\n"
+        b"- [ ] T001.004 Four " + b"w " * 500_000 + b"\n"
+        b"- [ ] T001.005 Five\n"
+    )
+    with caplog.at_level("WARNING"):
+        assert loop.sync_guarded() == "ok"
+    assert sorted(fake.objects) == [f"p-t001-00{i}" for i in range(1, 6)]
+    assert "line 3: the file holds 1 NUL character" in caplog.text
+    assert "line 4: the file is not valid UTF-8" in caplog.text
+    assert "line 5 is 1,000,020 characters long" in caplog.text
