@@ -142,9 +142,8 @@ class Sidecar:
             text, parsed = self._parse(data)
             self.stage = "api"
             live = self.cluster.list_tasks()
-            change = writeback.decide(
-                parsed, reconcile.observed(parsed, live, plan=self.plan), self.status_mode
-            )
+            seen = reconcile.observed(parsed, live, plan=self.plan)
+            change = writeback.decide(parsed, seen, self.status_mode)
             if change.changes_file:
                 new_text = writeback.apply(text, parsed, change)
                 self._still_leading("writing status back")
@@ -167,7 +166,9 @@ class Sidecar:
             )
 
         self.stage = "api"
-        desired = render.task_manifests(parsed, plan=self.plan)
+        desired = render.task_manifests(
+            parsed, plan=self.plan, succeeded=reconcile.succeeded_by_a_run(seen)
+        )
         todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
         if todo.apply:
             self._still_leading("applying tasks")

@@ -213,6 +213,26 @@ def test_done_is_never_dispatched_cancels_a_running_job_and_satisfies_dependents
     assert world.running_jobs() == ["b-1"]
 
 
+def test_done_set_after_an_agent_succeeded_keeps_the_attempts_outcome() -> None:
+    world = World(task("t"))
+    world.step()
+    world.finish_job("t-1", message=json.dumps({"status": "succeeded", "summary": "did T"}))
+    world.step()
+    world.edit_spec("AgentTask", "t", done=True)  # a ticked box applied after the success
+    world.settle()
+    status = world.status("t")
+    succeeded = conditions.find(status.conditions, conditions.SUCCEEDED)
+    assert status.phase == "Succeeded"
+    assert succeeded is not None and succeeded.reason == "AttemptSucceeded"
+    assert status.result is not None and status.result.summary == "did T"
+    assert status.history[-1].outcome == "Succeeded" and status.attempts == 1
+    assert "marked done" not in (status.message or "")
+    world.edit_spec("AgentTask", "t", done=False)
+    world.settle()
+    assert world.running_jobs() == []  # unticking alone is no request to run again
+    assert world.phase("t") == "Succeeded"
+
+
 def test_rerun_starts_a_new_run_and_keeps_history() -> None:
     world = World(task("t"))
     world.step()

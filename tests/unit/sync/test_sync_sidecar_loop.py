@@ -87,7 +87,7 @@ def test_first_sync_applies_plan_and_tasks_second_does_nothing(plan: Path) -> No
     assert loop.sync_once().applied == []
 
 
-def test_success_ticks_the_box_and_marks_done_in_the_same_sync(plan: Path) -> None:
+def test_success_ticks_the_box_and_stays_a_success_not_marked_done(plan: Path) -> None:
     fake = FakeCluster()
     loop = make(plan, fake)
     loop.sync_once()
@@ -95,6 +95,19 @@ def test_success_ticks_the_box_and_marks_done_in_the_same_sync(plan: Path) -> No
     report = loop.sync_once()
     assert report.ticked == ["T001.001"]
     assert plan.read_bytes() == b"# Plan\r\n- [x] T001.001 One\r\n- [ ] T001.002 Two after T001.001\r\n"
+    task = fake.objects["p-t001-001"]
+    assert task["spec"]["done"] is False  # the sidecar's own tick is not a person's
+    assert task["metadata"]["annotations"] == {"orchestration.coditect.ai/ticked": "true"}
+    assert loop.sync_once().applied == []  # and the next sync agrees with it
+
+
+def test_a_box_a_person_ticks_before_success_is_marked_done(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.phase("p-t001-001", "Running")
+    plan.write_bytes(plan.read_bytes().replace(b"[ ] T001.001", b"[x] T001.001"))
+    loop.sync_once()
     assert fake.objects["p-t001-001"]["spec"]["done"] is True
 
 
