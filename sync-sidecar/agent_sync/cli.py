@@ -182,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--leader-election", action="store_true", default=None,
         help="sync only while holding the Lease agent-sync-<plan> (several replicas)",
     )
+    running.add_argument(
+        "--allow-mass-prune", action="store_true", default=None,
+        help="let the first sync prune more than --mass-prune-share of the plan (or all of it)",
+    )
+    running.add_argument("--mass-prune-share", type=float,
+                         help="largest share of the plan a sync prunes unasked (0.5)")
+    running.add_argument("--prune-grace-seconds", type=float,
+                         help="how long a task whose line left the file stays suspended (300)")
     running.add_argument("--lease-seconds", type=float,
                          help="how long a holder that stops renewing keeps the Lease (15)")
     running.set_defaults(func=cmd_run)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     )
     git_author: str = "agent-sync <agent-sync@orchestration.coditect.ai>"
     log_level: str = "INFO"
+    # A sync may prune at most this share of the plan's tasks (and never all of them)
+    # unless a person allows it; see agent_sync/pruning.py.
+    mass_prune_share: float = Field(default=0.5, gt=0, le=1)
+    allow_mass_prune: bool = False  # the first sync may prune any share
+    prune_grace_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)  # before a delete
     leader_election: bool = False  # only the holder of the Lease agent-sync-<plan> syncs
     lease_seconds: float = Field(default=15.0, ge=1, le=600)  # how long a silent holder keeps it
     identity: str = Field(  # who holds the Lease: the pod's name in a cluster
