@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -209,10 +210,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent-operator: {error}", file=sys.stderr)
         return settings_errors.EXIT_CODE
     configure_logging(config)
+    busy = busy_port(config)
+    if busy is not None:
+        print(busy, file=sys.stderr)
+        return settings_errors.EXIT_CODE
     if config.metrics_port:
-        metrics.serve(config.metrics_port, config.listen_address)
+        try:
+            metrics.serve(config.metrics_port, config.listen_address)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            print(port_message(config, "metrics_port"), file=sys.stderr)
+            return settings_errors.EXIT_CODE
     asyncio.run(run(config))
     return 0
+
+
+def port_message(config: settings.OperatorSettings, field: str) -> str:
+    return settings_errors.port_in_use(
+        "agent-operator",
+        port=getattr(config, field),
+        host=config.listen_address,
+        setting=settings_errors.setting_name(field, env_prefix="AGENT_OPERATOR_", flags=FLAGS),
+    )
+
+
+def busy_port(config: settings.OperatorSettings) -> str | None:
+    """The one-line message for a busy metrics or health port, checked before starting
+    (kopf binds the health port deep inside its own tasks, where a clash is a traceback)."""
+    for field in ("metrics_port", "health_port"):
+        port = getattr(config, field)
+        if not port:
+            continue
+        family = socket.AF_INET6 if ":" in config.listen_address else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.listen_address, port))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return port_message(config, field)
+                raise
+    return None
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent_sync import service
+    from agent_sync import metrics, service
 
     try:
         settings = settings_from(args)
@@ -125,6 +125,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         service.run(settings, stop)
     except kubeconfig.KubeconfigError as error:
         return _fail(str(error))
+    except metrics.PortInUse as busy:
+        setting = settings_errors.setting_name(
+            "metrics_port", env_prefix="AGENT_SYNC_", flags=RUN_FLAGS
+        )
+        print(
+            settings_errors.port_in_use("agent-sync", port=busy.port, host=busy.host,
+                                        setting=setting),
+            file=sys.stderr,
+        )
+        return settings_errors.EXIT_CODE
     log.info("stopped")
     return 0
 
@@ -168,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--status-comments", choices=["none", "active", "all"])
     running.add_argument("--poll-interval-seconds", "--poll-interval", type=float,
                          dest="poll_interval_seconds")
-    running.add_argument("--metrics-port", type=int, help="0 disables (default 8081)")
+    running.add_argument("--metrics-port", type=int, help="0 disables (default 8082)")
     running.add_argument("--metrics-host")
     running.add_argument("--kubeconfig")
     running.add_argument("--git-url")

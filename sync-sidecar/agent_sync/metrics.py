@@ -16,6 +16,7 @@ One registry, prefix `agent_sync_`, no unbounded labels:
 
 from __future__ import annotations
 
+import errno
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -51,6 +52,15 @@ class Metrics:
         self.ready = False
 
 
+class PortInUse(Exception):
+    """Another process listens on the metrics port."""
+
+    def __init__(self, port: int, host: str):
+        super().__init__(f"port {port} on {host} is already in use")
+        self.port = port
+        self.host = host
+
+
 def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
     """Starts the HTTP server in a daemon thread; call shutdown() to stop it."""
 
@@ -76,7 +86,12 @@ def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:
             pass  # probes every few seconds would flood the log
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(port, host) from error
+        raise
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     id_pattern: str = models.DEFAULT_TASK_ID_PATTERN
     status_comments: StatusMode = "active"
     poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
-    metrics_port: int = Field(default=8081, ge=0, le=65535)  # 0 disables the server
+    # 0 disables the server; 8082 is free beside the operator's 8080 (metrics) and 8081 (health)
+    metrics_port: int = Field(default=8082, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
     kubeconfig: str | None = None  # None: $KUBECONFIG, else in-cluster, else ~/.kube/config
     git_url: str | None = None
