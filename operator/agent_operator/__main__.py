@@ -27,10 +27,12 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
+import kubernetes
 import pydantic
 from agent_api import settings_errors
 from agent_kube import election
 from agent_kube import kubeconfig as kubeconfig_module
+from agent_kube import preflight as preflight_module
 
 from agent_operator import (
     dispatcher,
@@ -210,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent-operator: {error}", file=sys.stderr)
         return settings_errors.EXIT_CODE
     configure_logging(config)
-    busy = busy_port(config)
-    if busy is not None:
-        print(busy, file=sys.stderr)
+    problem = busy_port(config) or preflight(config)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return settings_errors.EXIT_CODE
     if config.metrics_port:
         try:
@@ -224,6 +226,27 @@ def main(argv: list[str] | None = None) -> int:
             return settings_errors.EXIT_CODE
     asyncio.run(run(config))
     return 0
+
+
+def preflight(config: settings.OperatorSettings) -> str | None:
+    """One line when the API server does not answer or a namespace named does not exist."""
+    configuration = kubeconfig_module.load_configuration(config.kubeconfig)
+    configuration.retries = 0  # one answer, not three retries logged before the message
+    client = kubernetes.client.ApiClient(configuration)
+    try:
+        missing = preflight_module.check(client, [] if config.all_namespaces else config.namespaces)
+    except preflight_module.Unreachable as error:
+        return f"agent-operator: {error}"
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    if not missing:
+        return None
+    named = ", ".join(config.namespaces)
+    return (
+        f"agent-operator: namespace {', '.join(missing)} does not exist (--namespace / "
+        f"AGENT_OPERATOR_NAMESPACES named {named}): create it with kubectl create namespace "
+        f"{missing[0]}, or fix the name"
+    )
 
 
 def port_message(config: settings.OperatorSettings, field: str) -> str:

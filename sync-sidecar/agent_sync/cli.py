@@ -92,7 +92,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Flags given on the command line, the rest from AGENT_SYNC_* variables."""
     from agent_sync.settings import Settings
 
-    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    internal = ("command", "func", "subcommands")
+    given = {k: v for k, v in vars(args).items() if v is not None and k not in internal}
     return Settings(**given)
 
 
@@ -203,11 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--lease-seconds", type=float,
                          help="how long a holder that stops renewing keeps the Lease (15)")
     running.set_defaults(func=cmd_run)
+    parser.set_defaults(subcommands=commands.choices)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The subcommand's own usage, not the top-level one: `run --plna` shows run's flags.
+        args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.func(args)
     return code
 

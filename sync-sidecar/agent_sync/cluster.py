@@ -8,6 +8,7 @@ markdown-derived apply, identical to `render`, never removes it) and `agent-sync
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -34,6 +35,12 @@ def describe(error: BaseException) -> str:
                 "sidecar's ServiceAccount get/list/watch/create/patch/delete on agenttasks "
                 "and agentplans"
             )
+        missing = _missing_namespace(error)
+        if missing is not None:
+            return (
+                f"the namespace {missing} does not exist: create it (kubectl create namespace "
+                f"{missing}) or fix --namespace / AGENT_SYNC_NAMESPACE"
+            )
         if error.status == 404:
             return (
                 "the API server does not know agenttasks/agentplans (404): install the CRDs "
@@ -43,6 +50,19 @@ def describe(error: BaseException) -> str:
             return f"the API server rejected an object (422): {error.body}"
         return f"API error {error.status} {error.reason}; retrying"
     return f"{type(error).__name__}: {error}; is the API server reachable? retrying"
+
+
+def _missing_namespace(error: ApiException) -> str | None:
+    """The namespace a 404 says is missing (not a missing CRD or object), if it says so."""
+    if error.status != 404:
+        return None
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (ValueError, AttributeError):
+        return None
+    if details.get("kind") == "namespaces" and details.get("name"):
+        return str(details["name"])
+    return None
 
 
 class Cluster:

@@ -152,3 +152,15 @@ def test_the_default_ports_never_clash_with_the_operators() -> None:
     sidecar = Settings(plan="p", file=Path("x.md"))
     ports = [operator.metrics_port, operator.health_port, sidecar.metrics_port]
     assert len(set(ports)) == 3, ports
+
+
+def test_an_unknown_flag_after_run_shows_runs_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--plan", "p", "--file", "x.md", "--debounse-seconds", "1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: agent-sync run ")
+    assert err.strip().splitlines()[-1] == (
+        "agent-sync run: error: unrecognized arguments: --debounse-seconds 1"
+    )
+    assert "Traceback" not in err

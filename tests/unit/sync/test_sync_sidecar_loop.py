@@ -332,3 +332,21 @@ def test_leadership_is_checked_again_before_each_batch_of_writes(plan: Path) -> 
     leading[0] = True
     assert loop.sync_guarded() == "ok"
     assert "p-t001-003" in fake.applies[len(applied):]
+
+
+def test_a_missing_namespace_is_named_not_reported_as_missing_crds() -> None:
+    from agent_sync.cluster import describe
+    from kubernetes.client.exceptions import ApiException
+
+    error = ApiException(status=404, reason="Not Found")
+    error.body = (
+        '{"kind":"Status","status":"Failure","message":"namespaces \\"team-x\\" not found",'
+        '"reason":"NotFound","details":{"name":"team-x","kind":"namespaces"},"code":404}'
+    )
+    assert describe(error) == (
+        "the namespace team-x does not exist: create it (kubectl create namespace team-x) "
+        "or fix --namespace / AGENT_SYNC_NAMESPACE"
+    )
+    crd_missing = ApiException(status=404, reason="Not Found")
+    crd_missing.body = '{"kind":"Status","reason":"NotFound","code":404}'
+    assert "install the CRDs" in describe(crd_missing)

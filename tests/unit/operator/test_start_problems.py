@@ -1,4 +1,4 @@
-"""agent-operator at start: a port another process holds is one line, not a traceback."""
+"""agent-operator at start: a busy port or an API server that does not answer is one line."""
 
 from __future__ import annotations
 
@@ -43,3 +43,22 @@ def test_a_busy_port_names_its_flag_and_variable(
         f"agent-operator: port {port} on 127.0.0.1 is already in use: stop what holds it, "
         f"or choose another port with {setting} (0 turns that server off)"
     )
+
+
+def test_an_api_server_that_does_not_answer_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)  # https://127.0.0.1:1: nothing listens there
+    code = entry.main([
+        "--namespace", "a", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
+        "--health-port", "0", "--no-leader-election",
+    ])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(
+        "agent-operator: cannot reach the API server at 127.0.0.1:1 ([Errno 111] Connection refused)"
+    )
+    assert last.endswith("check the kubeconfig's server address and that the cluster is up")
