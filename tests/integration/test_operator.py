@@ -516,3 +516,19 @@ def test_a_namespace_that_does_not_exist_is_one_line_naming_it(
         f"AGENT_OPERATOR_NAMESPACES named {namespace}, nope-zz9): create it with kubectl "
         "create namespace nope-zz9, or fix the name"
     )
+
+
+def test_a_task_naming_a_missing_plan_is_blocked_until_the_plan_exists(
+    ns: str, operators: Callable[..., Operator]
+) -> None:
+    apply(task(ns, "ghost-t", "T", plan="ghost"))
+    operators(ns)
+    wait_for(
+        "PlanNotFound",
+        lambda: condition(tasks_by_id(ns)["T"], "Ready").get("reason") == "PlanNotFound",
+    )
+    assert phases(ns)["T"] == "Blocked"
+    assert "ghost" in condition(tasks_by_id(ns)["T"], "Ready")["message"]
+    assert jobs_by_name(ns) == {}
+    apply(plan(ns, "ghost"))
+    wait_for("T Succeeded", lambda: phases(ns).get("T") == "Succeeded", timeout=60)

@@ -302,6 +302,18 @@ def test_a_missing_secret_blocks_with_its_name() -> None:
     assert world.phase("t") == "Running"
 
 
+def test_a_task_naming_a_missing_plan_is_blocked_not_run_on_defaults() -> None:
+    world = World(task("t", plan="nope"), task("u"))
+    world.step()
+    assert world.running_jobs() == ["u-1"]
+    assert world.phase("t") == "Blocked"
+    assert ready_reason(world, "t") == "PlanNotFound"
+    assert "'nope'" in (world.status("t").message or "")
+    world.put(plan("nope"))
+    world.step()
+    assert "t-1" in world.running_jobs()
+
+
 def test_paused_plan_and_owner_reference() -> None:
     world = World(plan("p", paused=True), task("t", plan="p"))
     world.step()
