@@ -77,8 +77,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     pattern = _pattern(args.id_pattern)
     parsed = markdown.parse(text, pattern)
     for problem in problems + lint.lint(parsed):
-        print(f"{args.file}:{problem.line}: {problem.severity}: {problem.message}",
-              file=sys.stderr)
+        print(f"{args.file}:{problem.line}: {problem.severity}: [{problem.code}] "
+              f"{problem.message}", file=sys.stderr)
     plan = render.plan_manifest(
         args.plan, path=args.source_path or args.file, pattern=pattern,
         namespace=args.namespace, git_url=args.git_url, git_branch=args.git_branch,

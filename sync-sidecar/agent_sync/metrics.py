@@ -61,6 +61,13 @@ class PortInUse(Exception):
         self.host = host
 
 
+def not_ready_text(metrics: Metrics) -> bytes:
+    """Why /readyz answers 503: never synced, or the last sync failed after earlier ones."""
+    if metrics.last_success._value.get() > 0:
+        return b"the last sync failed (earlier ones succeeded); the log says why\n"
+    return b"no successful sync yet\n"
+
+
 def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
     """Starts the HTTP server in a daemon thread; call shutdown() to stop it."""
 
@@ -73,7 +80,7 @@ def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
                 body, status, kind = b"ok\n", 200, "text/plain"
             elif self.path.startswith("/readyz"):
                 status = 200 if metrics.ready else 503
-                body = b"ready\n" if metrics.ready else b"no successful sync yet\n"
+                body = b"ready\n" if metrics.ready else not_ready_text(metrics)
                 kind = "text/plain"
             else:
                 body, status, kind = b"not found\n", 404, "text/plain"

@@ -138,8 +138,6 @@ class Sidecar:
         report = SyncReport()
         self.stage = "git"
         self.source.refresh()
-        self.stage = "api"
-        self._ensure_plan()
         for _ in range(WRITE_ATTEMPTS):
             self.stage = "read"
             data = self.source.read()
@@ -147,6 +145,8 @@ class Sidecar:
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
                 log.info("%s; the next save syncs", report.skipped)
                 return report
+            self.stage = "api"
+            self._ensure_plan()  # after the read: a missing file creates no AgentPlan
             text, parsed = self._parse(data)
             self.stage = "api"
             live = self.cluster.list_tasks()

@@ -164,3 +164,15 @@ def test_an_unknown_flag_after_run_shows_runs_usage(capsys: pytest.CaptureFixtur
         "agent-sync run: error: unrecognized arguments: --debounse-seconds 1"
     )
     assert "Traceback" not in err
+
+
+def test_render_prints_the_problem_codes_lint_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("- [~] T001.001 One\n")
+    main(["lint", str(plan)])
+    linted = capsys.readouterr().out.strip()
+    main(["render", str(plan), "--plan", "p"])
+    rendered = capsys.readouterr().err.strip()
+    assert linted and linted == rendered, (linted, rendered)

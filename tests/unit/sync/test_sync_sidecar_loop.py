@@ -257,10 +257,12 @@ def test_api_down_is_a_failed_sync_and_the_next_one_catches_up(plan: Path) -> No
     assert loop.metrics.ready and len(fake.objects) == 2
 
 
-def test_missing_file_is_explained(tmp_path: Path) -> None:
-    loop = make(tmp_path / "nope.md", FakeCluster())
+def test_missing_file_is_explained_and_creates_no_plan(tmp_path: Path) -> None:
+    fake = FakeCluster()
+    loop = make(tmp_path / "nope.md", fake)
     assert loop.sync_guarded() == "failed"
     assert loop.metrics.errors.labels("read")._value.get() == 1
+    assert fake.plan is None
     message = sidecar.explain(FileNotFoundError(2, "No such file", str(tmp_path / "nope.md")))
     assert "does not exist" in message and "left as they are" in message
 
@@ -350,3 +352,15 @@ def test_a_missing_namespace_is_named_not_reported_as_missing_crds() -> None:
     crd_missing = ApiException(status=404, reason="Not Found")
     crd_missing.body = '{"kind":"Status","reason":"NotFound","code":404}'
     assert "install the CRDs" in describe(crd_missing)
+
+
+def test_readyz_after_a_failure_that_followed_successes_says_so(plan: Path) -> None:
+    from agent_sync import metrics
+
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    assert metrics.not_ready_text(loop.metrics) == b"no successful sync yet\n"
+    assert loop.sync_guarded() == "ok"
+    fake.down = True
+    assert loop.sync_guarded() == "failed"
+    assert b"the last sync failed" in metrics.not_ready_text(loop.metrics)
