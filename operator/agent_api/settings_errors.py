@@ -63,3 +63,11 @@ def describe(
 def message(program: str, details: str) -> str:
     """The line a program prints before it exits with EXIT_CODE."""
     return f"{program}: invalid settings: {details}"
+
+
+def port_in_use(program: str, *, port: int, host: str, setting: str) -> str:
+    """One line for a server port another process holds, naming the flag and variable."""
+    return (
+        f"{program}: port {port} on {host} is already in use: stop what holds it, or choose "
+        f"another port with {setting} (0 turns that server off)"
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -26,10 +27,12 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
+import kubernetes
 import pydantic
 from agent_api import settings_errors
 from agent_kube import election
 from agent_kube import kubeconfig as kubeconfig_module
+from agent_kube import preflight as preflight_module
 
 from agent_operator import (
     dispatcher,
@@ -217,10 +220,69 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent-operator: {error}", file=sys.stderr)
         return settings_errors.EXIT_CODE
     configure_logging(config)
+    problem = busy_port(config) or preflight(config)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return settings_errors.EXIT_CODE
     if config.metrics_port:
-        metrics.serve(config.metrics_port, config.listen_address)
+        try:
+            metrics.serve(config.metrics_port, config.listen_address)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            print(port_message(config, "metrics_port"), file=sys.stderr)
+            return settings_errors.EXIT_CODE
     asyncio.run(run(config))
     return 0
+
+
+def preflight(config: settings.OperatorSettings) -> str | None:
+    """One line when the API server does not answer or a namespace named does not exist."""
+    configuration = kubeconfig_module.load_configuration(config.kubeconfig)
+    configuration.retries = 0  # one answer, not three retries logged before the message
+    client = kubernetes.client.ApiClient(configuration)
+    try:
+        missing = preflight_module.check(client, [] if config.all_namespaces else config.namespaces)
+    except preflight_module.Unreachable as error:
+        return f"agent-operator: {error}"
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    if not missing:
+        return None
+    named = ", ".join(config.namespaces)
+    return (
+        f"agent-operator: namespace {', '.join(missing)} does not exist (--namespace / "
+        f"AGENT_OPERATOR_NAMESPACES named {named}): create it with kubectl create namespace "
+        f"{missing[0]}, or fix the name"
+    )
+
+
+def port_message(config: settings.OperatorSettings, field: str) -> str:
+    return settings_errors.port_in_use(
+        "agent-operator",
+        port=getattr(config, field),
+        host=config.listen_address,
+        setting=settings_errors.setting_name(field, env_prefix="AGENT_OPERATOR_", flags=FLAGS),
+    )
+
+
+def busy_port(config: settings.OperatorSettings) -> str | None:
+    """The one-line message for a busy metrics or health port, checked before starting
+    (kopf binds the health port deep inside its own tasks, where a clash is a traceback)."""
+    for field in ("metrics_port", "health_port"):
+        port = getattr(config, field)
+        if not port:
+            continue
+        family = socket.AF_INET6 if ":" in config.listen_address else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.listen_address, port))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return port_message(config, field)
+                raise
+    return None
 
 
 if __name__ == "__main__":

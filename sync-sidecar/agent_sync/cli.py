@@ -77,8 +77,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     pattern = _pattern(args.id_pattern)
     parsed = markdown.parse(text, pattern)
     for problem in problems + lint.lint(parsed):
-        print(f"{args.file}:{problem.line}: {problem.severity}: {problem.message}",
-              file=sys.stderr)
+        print(f"{args.file}:{problem.line}: {problem.severity}: [{problem.code}] "
+              f"{problem.message}", file=sys.stderr)
     plan = render.plan_manifest(
         args.plan, path=args.source_path or args.file, pattern=pattern,
         namespace=args.namespace, git_url=args.git_url, git_branch=args.git_branch,
@@ -92,12 +92,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Flags given on the command line, the rest from AGENT_SYNC_* variables."""
     from agent_sync.settings import Settings
 
-    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    internal = ("command", "func", "subcommands")
+    given = {k: v for k, v in vars(args).items() if v is not None and k not in internal}
     return Settings(**given)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent_sync import service
+    from agent_sync import metrics, service
 
     try:
         settings = settings_from(args)
@@ -125,6 +126,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         service.run(settings, stop)
     except kubeconfig.KubeconfigError as error:
         return _fail(str(error))
+    except metrics.PortInUse as busy:
+        setting = settings_errors.setting_name(
+            "metrics_port", env_prefix="AGENT_SYNC_", flags=RUN_FLAGS
+        )
+        print(
+            settings_errors.port_in_use("agent-sync", port=busy.port, host=busy.host,
+                                        setting=setting),
+            file=sys.stderr,
+        )
+        return settings_errors.EXIT_CODE
     log.info("stopped")
     return 0
 
@@ -172,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--status-comments", choices=["none", "active", "all"])
     running.add_argument("--poll-interval-seconds", "--poll-interval", type=float,
                          dest="poll_interval_seconds")
-    running.add_argument("--metrics-port", type=int, help="0 disables (default 8081)")
+    running.add_argument("--metrics-port", type=int, help="0 disables (default 8082)")
     running.add_argument("--metrics-host")
     running.add_argument("--kubeconfig")
     running.add_argument("--git-url")
@@ -186,14 +197,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--leader-election", action="store_true", default=None,
         help="sync only while holding the Lease agent-sync-<plan> (several replicas)",
     )
+    running.add_argument(
+        "--allow-mass-prune", action="store_true", default=None,
+        help="let the first sync prune more than --mass-prune-share of the plan (or all of it)",
+    )
+    running.add_argument("--mass-prune-share", type=float,
+                         help="largest share of the plan a sync prunes unasked (0.5)")
+    running.add_argument("--prune-grace-seconds", type=float,
+                         help="how long a task whose line left the file stays suspended (300)")
     running.add_argument("--lease-seconds", type=float,
                          help="how long a holder that stops renewing keeps the Lease (15)")
     running.set_defaults(func=cmd_run)
+    parser.set_defaults(subcommands=commands.choices)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The subcommand's own usage, not the top-level one: `run --plna` shows run's flags.
+        args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.func(args)
     return code
 

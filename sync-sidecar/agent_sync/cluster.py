@@ -1,12 +1,14 @@
 """The only module that talks to the Kubernetes API.
 
 Writes are server-side applies with the field manager `agent-sync` (the fields the
-markdown expresses) and `agent-sync-rerun` (`spec.rerun`, kept apart so that the
-markdown-derived apply, identical to `render`, never removes it).
+markdown expresses), `agent-sync-rerun` (`spec.rerun`, kept apart so that the
+markdown-derived apply, identical to `render`, never removes it) and `agent-sync-prune`
+(the suspend and annotation that mark a task whose line left the file; see `pruning`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -16,6 +18,7 @@ import kubernetes
 from agent_api import models
 from kubernetes.client.exceptions import ApiException
 
+from agent_sync import pruning
 from agent_sync.render import MANAGER, Manifest
 
 RERUN_MANAGER = "agent-sync-rerun"
@@ -32,6 +35,12 @@ def describe(error: BaseException) -> str:
                 "sidecar's ServiceAccount get/list/watch/create/patch/delete on agenttasks "
                 "and agentplans"
             )
+        missing = _missing_namespace(error)
+        if missing is not None:
+            return (
+                f"the namespace {missing} does not exist: create it (kubectl create namespace "
+                f"{missing}) or fix --namespace / AGENT_SYNC_NAMESPACE"
+            )
         if error.status == 404:
             return (
                 "the API server does not know agenttasks/agentplans (404): install the CRDs "
@@ -41,6 +50,19 @@ def describe(error: BaseException) -> str:
             return f"the API server rejected an object (422): {error.body}"
         return f"API error {error.status} {error.reason}; retrying"
     return f"{type(error).__name__}: {error}; is the API server reachable? retrying"
+
+
+def _missing_namespace(error: ApiException) -> str | None:
+    """The namespace a 404 says is missing (not a missing CRD or object), if it says so."""
+    if error.status != 404:
+        return None
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (ValueError, AttributeError):
+        return None
+    if details.get("kind") == "namespaces" and details.get("name"):
+        return str(details["name"])
+    return None
 
 
 class Cluster:
@@ -122,6 +144,67 @@ class Cluster:
         except ApiException as error:
             if error.status not in (404, 409):
                 raise
+
+    def mark_pruned(self, name: str, when: str) -> None:
+        """Suspends a task whose line left the file and records when (see `pruning`)."""
+        self.apply(
+            {
+                "apiVersion": models.API_VERSION,
+                "kind": "AgentTask",
+                "metadata": {"name": name, "annotations": {pruning.PRUNED_AT: when}},
+                "spec": {"suspend": True},
+            },
+            manager=pruning.PRUNE_MANAGER,
+        )
+
+    def release_prune(self, name: str) -> None:
+        """Gives up the prune marks: a suspend another manager also set stays."""
+        self.apply(
+            {"apiVersion": models.API_VERSION, "kind": "AgentTask", "metadata": {"name": name}},
+            manager=pruning.PRUNE_MANAGER,
+        )
+
+    def set_plan_conditions(self, conditions: list[dict[str, Any]]) -> None:
+        """Replaces the plan's status.conditions (the operator keeps types it does not own)."""
+        self._call(
+            self.custom.patch_namespaced_custom_object_status,
+            models.AgentPlan.plural,
+            self.plan,
+            {"status": {"conditions": conditions}},
+            field_manager=MANAGER,
+        )
+
+    def forget_mass_prune_permission(self) -> None:
+        """Removes the plan annotation that allowed one mass prune."""
+        self._call(
+            self.custom.patch_namespaced_custom_object,
+            models.AgentPlan.plural,
+            self.plan,
+            {"metadata": {"annotations": {pruning.ALLOW_MASS_PRUNE: None}}},
+            field_manager=MANAGER,
+        )
+
+    def plan_event(self, plan: dict[str, Any], reason: str, message: str, when: str) -> None:
+        """A Warning Event on the AgentPlan (`kubectl describe agentplan` shows it)."""
+        metadata = plan.get("metadata") or {}
+        core = kubernetes.client.CoreV1Api(self.custom.api_client)
+        core.create_namespaced_event(
+            self.namespace,
+            {  # type: ignore[arg-type]  # the client accepts the plain dict
+                "metadata": {"generateName": f"{self.plan}.", "namespace": self.namespace},
+                "involvedObject": {
+                    "apiVersion": models.API_VERSION, "kind": "AgentPlan",
+                    "name": self.plan, "namespace": self.namespace, "uid": metadata.get("uid"),
+                },
+                "reason": reason,
+                "message": message[:1024],
+                "type": "Warning",
+                "source": {"component": MANAGER},
+                "firstTimestamp": when,
+                "lastTimestamp": when,
+                "count": 1,
+            },
+        )
 
     def record_sync(self, when: str) -> None:
         """Sets the plan's status.lastSyncTime (merge patch: other status stays)."""

@@ -16,6 +16,7 @@ One registry, prefix `agent_sync_`, no unbounded labels:
 
 from __future__ import annotations
 
+import errno
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -51,6 +52,22 @@ class Metrics:
         self.ready = False
 
 
+class PortInUse(Exception):
+    """Another process listens on the metrics port."""
+
+    def __init__(self, port: int, host: str):
+        super().__init__(f"port {port} on {host} is already in use")
+        self.port = port
+        self.host = host
+
+
+def not_ready_text(metrics: Metrics) -> bytes:
+    """Why /readyz answers 503: never synced, or the last sync failed after earlier ones."""
+    if metrics.last_success._value.get() > 0:
+        return b"the last sync failed (earlier ones succeeded); the log says why\n"
+    return b"no successful sync yet\n"
+
+
 def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
     """Starts the HTTP server in a daemon thread; call shutdown() to stop it."""
 
@@ -63,7 +80,7 @@ def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
                 body, status, kind = b"ok\n", 200, "text/plain"
             elif self.path.startswith("/readyz"):
                 status = 200 if metrics.ready else 503
-                body = b"ready\n" if metrics.ready else b"no successful sync yet\n"
+                body = b"ready\n" if metrics.ready else not_ready_text(metrics)
                 kind = "text/plain"
             else:
                 body, status, kind = b"not found\n", 404, "text/plain"
@@ -76,7 +93,12 @@ def serve(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:
             pass  # probes every few seconds would flood the log
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(port, host) from error
+        raise
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

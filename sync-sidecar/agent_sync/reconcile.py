@@ -16,7 +16,7 @@ from agent_api import models
 
 from agent_sync.ids import task_object_name
 from agent_sync.markdown import ParsedPlan
-from agent_sync.render import MANAGER, TASK_FIELDS, Manifest
+from agent_sync.render import MANAGER, TASK_FIELDS, TICKED, Manifest
 from agent_sync.writeback import Observed
 
 
@@ -37,6 +37,9 @@ def differs(desired: Manifest, live: Mapping[str, Any] | None) -> bool:
     live_spec = live.get("spec") or {}
     desired_spec = desired.get("spec") or {}
     if desired["kind"] == "AgentTask":
+        live_ticked = ((live.get("metadata") or {}).get("annotations") or {}).get(TICKED)
+        if live_ticked != (desired["metadata"].get("annotations") or {}).get(TICKED):
+            return True
         return any(live_spec.get(key) != desired_spec.get(key) for key in TASK_FIELDS)
     live_source = live_spec.get("source") or {}
     return any(live_source.get(k) != v for k, v in desired_spec.get("source", {}).items())
@@ -82,9 +85,24 @@ def observed(
             continue
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        succeeded: Mapping[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Succeeded"), {}
+        )
         result[task.task_id] = Observed(
             done=bool(spec.get("done", False)),
             phase=status.get("phase"),
             current=not models.rerun_requested(spec.get("rerun"), status.get("observedRerun")),
+            ticked=annotations.get(TICKED) == "true",
+            marked_done=succeeded.get("reason") == "MarkedDone",
         )
     return result
+
+
+def succeeded_by_a_run(observed: Mapping[str, Observed]) -> frozenset[str]:
+    """Task IDs whose current run an agent finished: their ticked box is not `spec.done`."""
+    return frozenset(
+        task_id
+        for task_id, seen in observed.items()
+        if seen.phase == "Succeeded" and seen.current and not seen.marked_done
+    )

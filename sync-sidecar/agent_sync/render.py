@@ -23,6 +23,10 @@ from agent_sync.markdown import ParsedPlan, Task
 MANAGER = "agent-sync"
 # spec fields of an AgentTask that come from the markdown; the rest belong to people.
 TASK_FIELDS = ("taskId", "title", "description", "priority", "dependsOn", "gates", "done", "plan")
+# On a task whose box is ticked. A tick of a task an agent finished is not `spec.done`
+# (that would rewrite the success as "marked done"), so this is how the next sync knows
+# that an open box of a Succeeded task was unticked by a person: run it again.
+TICKED = f"{models.GROUP}/ticked"
 Manifest = dict[str, Any]
 
 
@@ -62,8 +66,13 @@ def _unicode(text: str) -> str:
     return text
 
 
-def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Manifest:
-    """One AgentTask, named `<plan>-<task id>`, labelled as created by the sidecar."""
+def task_manifest(
+    task: Task, *, plan: str, namespace: str | None = None, succeeded: bool = False
+) -> Manifest:
+    """One AgentTask, named `<plan>-<task id>`, labelled as created by the sidecar.
+
+    `succeeded`: the task's current run succeeded through an attempt, so a ticked box
+    says so and is not a person marking it done (`spec.done` stays false)."""
     spec = models.AgentTaskSpec(
         task_id=task.task_id,
         title=_unicode(task.title),
@@ -71,7 +80,7 @@ def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Man
         priority=task.priority,  # parse yields only P0..P3
         depends_on=list(task.depends_on),
         gates=[_unicode(gate) for gate in task.gates],
-        done=task.done,
+        done=task.done and not succeeded,
         plan=plan,
     ).to_api()
     labels = {
@@ -80,19 +89,29 @@ def task_manifest(task: Task, *, plan: str, namespace: str | None = None) -> Man
         models.LABEL_TASK_ID: task.task_id,  # a valid task ID is a valid label value
         models.LABEL_MANAGED_BY: MANAGER,
     }
+    metadata = _metadata(task_object_name(plan, task.task_id), namespace, labels)
+    if task.done:
+        metadata["annotations"] = {TICKED: "true"}
     return {
         "apiVersion": models.API_VERSION,
         "kind": "AgentTask",
-        "metadata": _metadata(task_object_name(plan, task.task_id), namespace, labels),
+        "metadata": metadata,
         "spec": {key: spec[key] for key in TASK_FIELDS},
     }
 
 
 def task_manifests(
-    parsed: ParsedPlan, *, plan: str, namespace: str | None = None
+    parsed: ParsedPlan,
+    *,
+    plan: str,
+    namespace: str | None = None,
+    succeeded: frozenset[str] = frozenset(),  # task IDs whose current run an agent finished
 ) -> list[Manifest]:
     """Every task's manifest, ordered by object name so the output diffs cleanly."""
-    manifests = [task_manifest(task, plan=plan, namespace=namespace) for task in parsed.tasks]
+    manifests = [
+        task_manifest(task, plan=plan, namespace=namespace, succeeded=task.task_id in succeeded)
+        for task in parsed.tasks
+    ]
     manifests.sort(key=lambda manifest: str(manifest["metadata"]["name"]))
     return manifests
 

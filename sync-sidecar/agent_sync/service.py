@@ -9,7 +9,7 @@ from collections.abc import Callable
 from agent_kube import election, kubeconfig
 
 from agent_sync import cluster as cluster_io
-from agent_sync import gitrepo, metrics, sidecar, watching
+from agent_sync import gitrepo, metrics, pruning, sidecar, watching
 from agent_sync.ids import IdPattern
 from agent_sync.settings import Settings
 
@@ -66,6 +66,10 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
             status_mode=settings.status_comments, git_url=settings.git_url,
             git_branch=settings.git_branch,
             may_write=None if elector is None else elector.is_leader,
+            prune_policy=pruning.Policy(
+                share=settings.mass_prune_share, grace_seconds=settings.prune_grace_seconds
+            ),
+            allow_mass_prune=settings.allow_mass_prune,
         )
         if repo is None and settings.file is not None:
             folder = settings.file.resolve().parent

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     id_pattern: str = models.DEFAULT_TASK_ID_PATTERN
     status_comments: StatusMode = "active"
     poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
-    metrics_port: int = Field(default=8081, ge=0, le=65535)  # 0 disables the server
+    # 0 disables the server; 8082 is free beside the operator's 8080 (metrics) and 8081 (health)
+    metrics_port: int = Field(default=8082, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
     kubeconfig: str | None = None  # None: $KUBECONFIG, else in-cluster, else ~/.kube/config
     git_url: str | None = None
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     )
     git_author: str = "agent-sync <agent-sync@orchestration.coditect.ai>"
     log_level: str = "INFO"
+    # A sync may prune at most this share of the plan's tasks (and never all of them)
+    # unless a person allows it; see agent_sync/pruning.py.
+    mass_prune_share: float = Field(default=0.5, gt=0, le=1)
+    allow_mass_prune: bool = False  # the first sync may prune any share
+    prune_grace_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)  # before a delete
     leader_election: bool = False  # only the holder of the Lease agent-sync-<plan> syncs
     lease_seconds: float = Field(default=15.0, ge=1, le=600)  # how long a silent holder keeps it
     identity: str = Field(  # who holds the Lease: the pod's name in a cluster

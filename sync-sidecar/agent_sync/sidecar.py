@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent_api import timefmt
 
-from agent_sync import lint, markdown, reconcile, render, textfile, writeback
+from agent_sync import lint, markdown, pruning, reconcile, render, textfile, writeback
 from agent_sync.cluster import Cluster, describe
 from agent_sync.gitrepo import GitError
 from agent_sync.ids import IdPattern, task_object_name
@@ -68,7 +68,10 @@ class SyncReport:
 
     tasks: int = 0
     applied: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)  # deleted: their grace period is over
+    marked: list[str] = field(default_factory=list)  # suspended: their line left the file
+    restored: list[str] = field(default_factory=list)  # their line came back in time
+    held: pruning.Held | None = None  # a mass prune waiting for a person
     ticked: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
     file_races: int = 0
@@ -105,6 +108,8 @@ class Sidecar:
         git_branch: str | None = None,
         clock: Callable[[], str] = timefmt.now_text,
         may_write: Callable[[], bool] | None = None,  # None: no leader election
+        prune_policy: pruning.Policy | None = None,
+        allow_mass_prune: bool = False,  # for the first sync only (`--allow-mass-prune`)
     ):
         self.cluster = cluster
         self.source = source
@@ -114,6 +119,9 @@ class Sidecar:
         self.status_mode = status_mode
         self.clock = clock
         self.may_write = may_write
+        self.prune_policy = prune_policy or pruning.Policy()
+        self._allow_mass_prune = allow_mass_prune
+        self._held_shown: bool | None = None  # whether the plan shows a held prune; None: unknown
         self.plan_manifest = render.plan_manifest(
             plan, path=source_path, pattern=pattern, git_url=git_url, git_branch=git_branch
         )
@@ -131,8 +139,6 @@ class Sidecar:
         report = SyncReport()
         self.stage = "git"
         self.source.refresh()
-        self.stage = "api"
-        self._ensure_plan()
         for _ in range(WRITE_ATTEMPTS):
             self.stage = "read"
             data = self.source.read()
@@ -141,12 +147,13 @@ class Sidecar:
                 report.skipped = "the file is empty (being written?): nothing applied or pruned"
                 log.info("%s; the next save syncs", report.skipped)
                 return report
+            self.stage = "api"
+            self._ensure_plan()  # after the read: a missing file creates no AgentPlan
             text, parsed = self._parse(data)
             self.stage = "api"
             live = self.cluster.list_tasks()
-            change = writeback.decide(
-                parsed, reconcile.observed(parsed, live, plan=self.plan), self.status_mode
-            )
+            seen = reconcile.observed(parsed, live, plan=self.plan)
+            change = writeback.decide(parsed, seen, self.status_mode)
             if change.changes_file:
                 new_text = writeback.apply(text, parsed, change)
                 self._still_leading("writing status back")
@@ -169,7 +176,9 @@ class Sidecar:
             )
 
         self.stage = "api"
-        desired = render.task_manifests(parsed, plan=self.plan)
+        desired = render.task_manifests(
+            parsed, plan=self.plan, succeeded=reconcile.succeeded_by_a_run(seen)
+        )
         todo = reconcile.changes(desired, live, plan=self.plan, held_ids=parsed.held_ids)
         if todo.apply:
             self._still_leading("applying tasks")
@@ -178,13 +187,7 @@ class Sidecar:
         for manifest in todo.apply:
             self.cluster.apply(manifest)
             report.applied.append(str(manifest["metadata"]["name"]))
-        if todo.prune:
-            self._still_leading("pruning tasks")
-        for name in todo.prune:
-            uid = live[name].get("metadata", {}).get("uid")
-            self.cluster.delete_task(name, uid)
-            report.pruned.append(name)
-            log.info("pruned %s: its line left the file", name)
+        self._prune(todo.prune, desired, live, report)
         # After the apply, so that the task's spec.done is already false when the operator
         # sees the new spec.rerun.
         if change.reruns:
@@ -195,17 +198,113 @@ class Sidecar:
             self.metrics.reruns.inc()
             log.info("%s was unticked after it succeeded: running it again", task_id)
         self.metrics.applied.inc(len(todo.apply))
-        self.metrics.pruned.inc(len(todo.prune))
+        self.metrics.pruned.inc(len(report.pruned))
         self.metrics.tasks.set(len(parsed.tasks))
         report.tasks = len(parsed.tasks)
-        if todo.apply or todo.prune:
+        if todo.apply or report.pruned or report.marked or report.restored:
             log.info(
-                "synced %d tasks: applied %d, pruned %d",
-                len(parsed.tasks), len(todo.apply), len(todo.prune),
+                "synced %d tasks: applied %d, pruned %d, suspended for pruning %d, restored %d",
+                len(parsed.tasks), len(todo.apply), len(report.pruned), len(report.marked),
+                len(report.restored),
             )
             self._record_sync()
+        self._allow_mass_prune = False  # the flag allows one sync's prune, not every later one
         self._last_bytes = data
         return report
+
+    def _prune(
+        self,
+        leaving: tuple[str, ...],
+        desired: list[render.Manifest],
+        live: dict[str, dict[str, Any]],
+        report: SyncReport,
+    ) -> None:
+        """Marks, deletes and restores tasks whose line left (or came back to) the file."""
+        wanted = [str(m["metadata"]["name"]) for m in desired]
+        ours = [name for name, obj in live.items() if reconcile.is_ours(obj, self.plan)]
+        now = timefmt.parse_time(self.clock()) or timefmt.now_utc()
+
+        def decide(allowed: bool) -> pruning.Decision:
+            return pruning.decide(
+                leaving=leaving, wanted=wanted, live=live, ours=ours,
+                policy=self.prune_policy, allowed=allowed, now=now,
+            )
+
+        decision = decide(self._allow_mass_prune)
+        plan: dict[str, Any] | None = None
+        by_annotation = False
+        if decision.held is not None:
+            plan = self.cluster.get_plan()
+            annotations = ((plan or {}).get("metadata") or {}).get("annotations") or {}
+            if str(annotations.get(pruning.ALLOW_MASS_PRUNE, "")).lower() == "true":
+                decision, by_annotation = decide(True), True
+        if decision.mark or decision.delete or decision.restore:
+            self._still_leading("pruning tasks")
+        for name in decision.restore:
+            self.cluster.release_prune(name)
+            report.restored.append(name)
+            log.info("%s is back in the file before its grace period ended: kept", name)
+        for name in decision.mark:
+            self.cluster.mark_pruned(name, self.clock())
+            report.marked.append(name)
+            log.info(
+                "%s left the file: suspended, deleted in %gs unless its line comes back",
+                name, self.prune_policy.grace_seconds,
+            )
+        for name in decision.delete:
+            uid = (live[name].get("metadata") or {}).get("uid")
+            self.cluster.delete_task(name, uid)
+            report.pruned.append(name)
+            log.info("pruned %s: its line left the file and its grace period is over", name)
+        if decision.used_permission:
+            how = "the plan's annotation" if by_annotation else "--allow-mass-prune"
+            log.warning("pruning %d tasks at once, as %s allows", len(decision.mark), how)
+            if by_annotation:
+                self.cluster.forget_mass_prune_permission()
+        report.held = decision.held
+        self._show_held(decision.held, plan)
+
+    def _show_held(self, held: pruning.Held | None, plan: dict[str, Any] | None) -> None:
+        """The plan's PruneHeld condition, a Warning Event and a log line when it turns True."""
+        if held is None and self._held_shown is False:
+            return
+        if plan is None:
+            plan = self.cluster.get_plan()
+        if plan is None:
+            return
+        status = plan.get("status") or {}
+        conditions = [dict(c) for c in status.get("conditions") or []]
+        previous = next((c for c in conditions if c.get("type") == pruning.CONDITION), None)
+        if held is None:
+            wanted = {"status": "False", "reason": pruning.NOT_HELD_REASON,
+                      "message": "no prune is held"}
+        else:
+            wanted = {"status": "True", "reason": pruning.HELD_REASON,
+                      "message": held.message(self.plan)}
+        if previous is None and held is None:
+            self._held_shown = False
+            return
+        if previous is not None and all(previous.get(k) == v for k, v in wanted.items()):
+            self._held_shown = held is not None
+            return
+        now = self.clock()
+        transition = (
+            previous.get("lastTransitionTime")
+            if previous is not None and previous.get("status") == wanted["status"]
+            else now
+        )
+        conditions = [c for c in conditions if c.get("type") != pruning.CONDITION]
+        conditions.append({"type": pruning.CONDITION, **wanted, "lastTransitionTime": transition})
+        conditions.sort(key=lambda c: str(c.get("type")))
+        self._still_leading("recording a held prune")
+        self.cluster.set_plan_conditions(conditions)
+        if held is not None and (previous is None or previous.get("status") != "True"):
+            log.warning("%s", held.message(self.plan))
+            try:
+                self.cluster.plan_event(plan, "MassPruneHeld", held.message(self.plan), now)
+            except Exception as error:  # the condition and the log say it already
+                log.debug("could not record an Event: %s", describe(error))
+        self._held_shown = held is not None
 
     def _still_leading(self, what: str) -> None:
         """Leadership checked again right before each batch of writes: a replica whose

@@ -8,7 +8,8 @@ endings, trailing spaces, tabs, unicode and a missing final newline stay as they
 Deciding is level-based, from the file and the cluster alone, so a restart loses
 nothing:
 - a task whose current run Succeeded and whose box is open gets ticked;
-- a box that is open while the task's `spec.done` is true and it Succeeded means a
+- a box that is open while the task Succeeded and its box was ticked when last applied
+  (`spec.done`, or the `ticked` annotation for a tick of an agent's success) means a
   person unticked it: run it again (`spec.rerun`);
 - a Succeeded phase that answers an older `spec.rerun` is stale and ticks nothing.
 """
@@ -34,6 +35,8 @@ class Observed:
     done: bool  # spec.done as last applied
     phase: str | None  # status.phase
     current: bool  # status.observedRerun answers spec.rerun: the phase is about this run
+    ticked: bool = False  # the box was ticked when the task was last applied
+    marked_done: bool = False  # it succeeded by being marked done, not through an attempt
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def decide(
         wanted: str | None
         if task.done:
             wanted = None
-        elif seen.done and seen.phase == "Succeeded":
+        elif (seen.done or seen.ticked) and seen.phase == "Succeeded":
             reruns.add(task.task_id)
             wanted = None
         elif seen.phase == "Succeeded" and seen.current:

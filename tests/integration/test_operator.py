@@ -499,3 +499,36 @@ def test_a_missing_api_key_secret_is_named_and_creating_it_unblocks(
         "name": "team-key",
         "key": "KEY",
     }
+
+
+def test_a_namespace_that_does_not_exist_is_one_line_naming_it(
+    cluster: Path, namespace: str
+) -> None:
+    answer = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "agent-operator"), "--namespace", f"{namespace},nope-zz9",
+         "--metrics-port", "0", "--health-port", "0", "--no-leader-election"],
+        env={**os.environ, "KUBECONFIG": str(cluster)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert answer.returncode == 2
+    assert answer.stderr.strip() == (
+        f"agent-operator: namespace nope-zz9 does not exist (--namespace / "
+        f"AGENT_OPERATOR_NAMESPACES named {namespace}, nope-zz9): create it with kubectl "
+        "create namespace nope-zz9, or fix the name"
+    )
+
+
+def test_a_task_naming_a_missing_plan_is_blocked_until_the_plan_exists(
+    ns: str, operators: Callable[..., Operator]
+) -> None:
+    apply(task(ns, "ghost-t", "T", plan="ghost"))
+    operators(ns)
+    wait_for(
+        "PlanNotFound",
+        lambda: condition(tasks_by_id(ns)["T"], "Ready").get("reason") == "PlanNotFound",
+    )
+    assert phases(ns)["T"] == "Blocked"
+    assert "ghost" in condition(tasks_by_id(ns)["T"], "Ready")["message"]
+    assert jobs_by_name(ns) == {}
+    apply(plan(ns, "ghost"))
+    wait_for("T Succeeded", lambda: phases(ns).get("T") == "Succeeded", timeout=60)

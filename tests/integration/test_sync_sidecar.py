@@ -236,7 +236,7 @@ def test_a_deleted_line_prunes_only_its_own_task(
     tasks.custom.create_namespaced_custom_object(
         models.GROUP, models.VERSION, namespace, "agenttasks", by_hand
     )
-    with running(settings_for(cluster, namespace, plan_file)):
+    with running(settings_for(cluster, namespace, plan_file, prune_grace_seconds=0)):
         wait_for("28 tasks", lambda: len(tasks.all()) == 28)
         lines = plan_file.read_text().splitlines(keepends=True)
         plan_file.write_text("".join(line for line in lines if "T005.004" not in line))
@@ -270,7 +270,8 @@ def test_succeeded_ticks_the_box_changing_one_byte(
         assert len(after) == len(original)
         differences = [i for i in range(len(after)) if after[i] != original[i]]
         assert len(differences) == 1 and after[differences[0]:differences[0] + 1] == b"x"
-        wait_for("spec.done", lambda: tasks.get("T002.001")["spec"]["done"] is True)
+        wait_for("the tick recorded", lambda: ticked(tasks.get("T002.001")))
+        assert tasks.get("T002.001")["spec"]["done"] is False  # a success, not marked done
 
 
 def test_running_shows_a_status_comment_then_success_removes_it(
@@ -295,10 +296,12 @@ def test_unticking_a_succeeded_task_reruns_it_and_ticking_marks_done(
     with running(settings_for(cluster, namespace, plan_file)):
         wait_for("27 tasks", lambda: len(tasks.all()) == 27)
         tasks.set_phase("T002.002", "Succeeded")
-        wait_for("spec.done after the tick", lambda: tasks.get("T002.002")["spec"]["done"])
+        wait_for("the tick recorded", lambda: ticked(tasks.get("T002.002")))
+        assert tasks.get("T002.002")["spec"]["done"] is False
         plan_file.write_text(plan_file.read_text().replace("- [x] T002.002", "- [ ] T002.002"))
         rerun = wait_for("spec.rerun", lambda: tasks.get("T002.002")["spec"].get("rerun"))
         assert tasks.get("T002.002")["spec"]["done"] is False
+        assert not ticked(tasks.get("T002.002"))
         time.sleep(1.0)  # the stale Succeeded phase must not tick the box again
         assert "- [ ] T002.002" in plan_file.read_text()
         tasks.set_phase("T002.002", "Running")  # the operator answers the new run
@@ -308,6 +311,11 @@ def test_unticking_a_succeeded_task_reruns_it_and_ticking_marks_done(
 
         plan_file.write_text(plan_file.read_text().replace("- [ ] T002.004", "- [x] T002.004"))
         wait_for("a person's tick is done", lambda: tasks.get("T002.004")["spec"]["done"])
+
+
+def ticked(task: dict[str, Any] | None) -> bool:
+    annotations = ((task or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get("orchestration.coditect.ai/ticked") == "true"
 
 
 class EditingSource(sidecar.FileSource):

@@ -65,6 +65,8 @@ def decide(
             status=working_copy(e.task.status),
             jobs=task_jobs(snapshot, e.task),
             plan_spec=plan_spec_of(snapshot, scope_of(e.task), config),
+            plan_found=not e.task.spec.plan
+            or (e.task.metadata.namespace or "", e.task.spec.plan) in snapshot.plans,
         )
         for e in snapshot.tasks
     ]

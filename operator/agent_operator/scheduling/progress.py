@@ -26,6 +26,7 @@ class TaskProgress:
     status: models.AgentTaskStatus
     jobs: list[jobs.JobView]
     plan_spec: models.AgentPlanSpec
+    plan_found: bool = True  # spec.plan names an AgentPlan that exists (or names none)
     terminal: bool = False  # settled: needs no dispatch decision this pass
     running: bool = False  # an attempt runs (or its end is not yet read)
 

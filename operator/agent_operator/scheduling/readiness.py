@@ -1,10 +1,10 @@
 """Readiness: whether a task may run now, as a chain of small pure checks.
 
-Each check looks at one thing (suspended, plan paused, cycle, dependencies, gates, profile,
-secrets) and returns a `Block` with a reason constant, a message saying what to do, and the
-IDs or gates that hold the task; the first block wins. `required_secrets` is the one rule
-for which Secret keys a task's Jobs reference: the gatherer fetches exactly those, and the
-secrets check reads exactly those.
+Each check looks at one thing (suspended, plan missing, plan paused, cycle, dependencies,
+gates, profile, secrets) and returns a `Block` with a reason constant, a message saying
+what to do, and the IDs or gates that hold the task; the first block wins.
+`required_secrets` is the one rule for which Secret keys a task's Jobs reference: the
+gatherer fetches exactly those, and the secrets check reads exactly those.
 """
 
 from __future__ import annotations
@@ -59,6 +59,19 @@ def required_secrets(
 def suspended(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
     if task.spec.suspend:
         return Block(reasons.SUSPENDED, "suspended (spec.suspend); set it to false to run")
+    return None
+
+
+def plan_exists(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    """A task naming a plan that does not exist waits: on default settings it would escape
+    the plan's caps, retry policy and API key."""
+    if not task.plan_found:
+        return Block(
+            reasons.PLAN_NOT_FOUND,
+            f"AgentPlan {task.spec.plan!r} (spec.plan) does not exist in namespace "
+            f"{task.namespace!r}: create it, or fix spec.plan; the task does not run on "
+            "default settings meanwhile",
+        )
     return None
 
 
@@ -140,6 +153,7 @@ def secrets(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block |
 
 CHECKS: tuple[Check, ...] = (
     suspended,
+    plan_exists,
     plan_paused,
     on_cycle,
     dependencies,

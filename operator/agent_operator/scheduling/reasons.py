@@ -11,6 +11,7 @@ from typing import Final
 
 # --- Ready=False: something holds the task back (readiness checks, in this order)
 SUSPENDED: Final = "Suspended"
+PLAN_NOT_FOUND: Final = "PlanNotFound"
 PLAN_PAUSED: Final = "PlanPaused"
 CYCLE: Final = "Cycle"
 DEPENDENCY_FAILED: Final = "DependencyFailed"
@@ -24,7 +25,8 @@ MARKED_DONE: Final = "MarkedDone"
 
 # Blocks a person must resolve: their transition Event is a Warning.
 NEEDS_A_PERSON: Final = frozenset(
-    {DEPENDENCY_MISSING, DEPENDENCY_FAILED, CYCLE, PROFILE_NOT_FOUND, SECRET_MISSING}
+    {PLAN_NOT_FOUND, DEPENDENCY_MISSING, DEPENDENCY_FAILED, CYCLE, PROFILE_NOT_FOUND,
+     SECRET_MISSING}
 )
 
 # --- Ready=True: ready, and what it waits for

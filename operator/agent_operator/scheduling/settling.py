@@ -21,16 +21,35 @@ def settle(task: TaskProgress, now: datetime.datetime) -> None:
     status.observed_generation = task.meta.generation
     if task.running:
         return
-    if spec.done:
-        _mark_done(task, now)
-        return
     succeeded = conditions.find(status.conditions, conditions.SUCCEEDED)
     was_marked_done = succeeded is not None and succeeded.reason == reasons.MARKED_DONE
+    if spec.done:
+        if _succeeded_by_a_run(task, succeeded):
+            task.terminal = True  # a tick of work an agent did: its outcome stays
+            return
+        _mark_done(task, now)
+        return
     if status.phase in TERMINAL or status.phase == "Cancelled":
         if was_marked_done or models.rerun_requested(spec.rerun, status.observed_rerun):
             _new_run(task, was_marked_done, now)
             return
         task.terminal = True
+
+
+def _succeeded_by_a_run(task: TaskProgress, succeeded: models.Condition | None) -> bool:
+    """Whether the current run succeeded through an attempt (not by being marked done).
+
+    A box ticked after such a success (by the sync sidecar, by `render` output applied
+    through GitOps, or by a person) must not turn the attempt's outcome, reason and result
+    into "marked done"."""
+    status = task.status
+    return (
+        status.phase == "Succeeded"
+        and succeeded is not None
+        and succeeded.status == "True"
+        and succeeded.reason == reasons.ATTEMPT_SUCCEEDED
+        and not models.rerun_requested(task.spec.rerun, status.observed_rerun)
+    )
 
 
 def _mark_done(task: TaskProgress, now: datetime.datetime) -> None:

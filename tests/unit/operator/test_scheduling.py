@@ -213,6 +213,26 @@ def test_done_is_never_dispatched_cancels_a_running_job_and_satisfies_dependents
     assert world.running_jobs() == ["b-1"]
 
 
+def test_done_set_after_an_agent_succeeded_keeps_the_attempts_outcome() -> None:
+    world = World(task("t"))
+    world.step()
+    world.finish_job("t-1", message=json.dumps({"status": "succeeded", "summary": "did T"}))
+    world.step()
+    world.edit_spec("AgentTask", "t", done=True)  # a ticked box applied after the success
+    world.settle()
+    status = world.status("t")
+    succeeded = conditions.find(status.conditions, conditions.SUCCEEDED)
+    assert status.phase == "Succeeded"
+    assert succeeded is not None and succeeded.reason == "AttemptSucceeded"
+    assert status.result is not None and status.result.summary == "did T"
+    assert status.history[-1].outcome == "Succeeded" and status.attempts == 1
+    assert "marked done" not in (status.message or "")
+    world.edit_spec("AgentTask", "t", done=False)
+    world.settle()
+    assert world.running_jobs() == []  # unticking alone is no request to run again
+    assert world.phase("t") == "Succeeded"
+
+
 def test_rerun_starts_a_new_run_and_keeps_history() -> None:
     world = World(task("t"))
     world.step()
@@ -280,6 +300,18 @@ def test_a_missing_secret_blocks_with_its_name() -> None:
     world.advance(11)  # the gatherer looks a Secret up again after 10 s
     world.step()
     assert world.phase("t") == "Running"
+
+
+def test_a_task_naming_a_missing_plan_is_blocked_not_run_on_defaults() -> None:
+    world = World(task("t", plan="nope"), task("u"))
+    world.step()
+    assert world.running_jobs() == ["u-1"]
+    assert world.phase("t") == "Blocked"
+    assert ready_reason(world, "t") == "PlanNotFound"
+    assert "'nope'" in (world.status("t").message or "")
+    world.put(plan("nope"))
+    world.step()
+    assert "t-1" in world.running_jobs()
 
 
 def test_paused_plan_and_owner_reference() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_run_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert (settings.plan, str(settings.file), settings.debounce_seconds) == (
         "payments", "/plans/plan.md", 0.5)
     assert settings.git_token == "tok"
-    assert settings.metrics_port == 8081
+    assert settings.metrics_port == 8082
 
 
 def test_the_charts_git_mode_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,3 +123,56 @@ def test_a_missing_kubeconfig_is_one_line_not_a_traceback(
     assert code == 2
     assert f"agent-sync: the kubeconfig {tmp_path / 'nope'} (from --kubeconfig) does not" in err
     assert "Traceback" not in err
+
+
+def test_a_busy_metrics_port_is_one_line_naming_the_flag_and_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("- [ ] T001.001 one\n")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code = main(["run", "--plan", "p", "--file", str(plan), "--metrics-host", "127.0.0.1",
+                     "--metrics-port", str(port), "--kubeconfig", str(tmp_path / "nope")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"agent-sync: port {port} on 127.0.0.1 is already in use: stop what holds it, or "
+        "choose another port with --metrics-port / AGENT_SYNC_METRICS_PORT (0 turns that "
+        "server off)"
+    )
+
+
+def test_the_default_ports_never_clash_with_the_operators() -> None:
+    from agent_operator.settings import OperatorSettings
+    from agent_sync.settings import Settings
+
+    operator = OperatorSettings(namespaces=["a"])
+    sidecar = Settings(plan="p", file=Path("x.md"))
+    ports = [operator.metrics_port, operator.health_port, sidecar.metrics_port]
+    assert len(set(ports)) == 3, ports
+
+
+def test_an_unknown_flag_after_run_shows_runs_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--plan", "p", "--file", "x.md", "--debounse-seconds", "1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: agent-sync run ")
+    assert err.strip().splitlines()[-1] == (
+        "agent-sync run: error: unrecognized arguments: --debounse-seconds 1"
+    )
+    assert "Traceback" not in err
+
+
+def test_render_prints_the_problem_codes_lint_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("- [~] T001.001 One\n")
+    main(["lint", str(plan)])
+    linted = capsys.readouterr().out.strip()
+    main(["render", str(plan), "--plan", "p"])
+    rendered = capsys.readouterr().err.strip()
+    assert linted and linted == rendered, (linted, rendered)

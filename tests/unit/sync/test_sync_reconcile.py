@@ -57,3 +57,30 @@ def test_observed_reads_done_phase_and_whether_the_phase_is_current() -> None:
     assert seen["T001.001"].current is False
     assert seen["T001.002"].current is True
     assert seen["T001.002"].phase == "Succeeded"
+
+
+def test_a_ticked_box_of_a_task_an_agent_finished_is_not_spec_done() -> None:
+    parsed = parse("- [x] T001.001 One\n- [x] T001.002 Two\n")
+    live = live_from(task_manifests(parse(TEXT), plan="p"))
+    live["p-t001-001"]["status"] = {
+        "phase": "Succeeded",
+        "conditions": [{"type": "Succeeded", "status": "True", "reason": "AttemptSucceeded"}],
+    }
+    live["p-t001-002"]["status"] = {
+        "phase": "Succeeded",
+        "conditions": [{"type": "Succeeded", "status": "True", "reason": "MarkedDone"}],
+    }
+    seen = reconcile.observed(parsed, live, plan="p")
+    assert reconcile.succeeded_by_a_run(seen) == {"T001.001"}
+    desired = task_manifests(parsed, plan="p", succeeded=reconcile.succeeded_by_a_run(seen))
+    by_id = {m["spec"]["taskId"]: m for m in desired}
+    assert by_id["T001.001"]["spec"]["done"] is False
+    assert by_id["T001.002"]["spec"]["done"] is True
+    assert all(
+        m["metadata"]["annotations"] == {"orchestration.coditect.ai/ticked": "true"}
+        for m in desired
+    )
+    changes = reconcile.changes(desired, live, plan="p", held_ids=frozenset())
+    assert len(changes.apply) == 2  # the annotation is new on both
+    live = live_from(desired)
+    assert reconcile.changes(desired, live, plan="p", held_ids=frozenset()).apply == ()

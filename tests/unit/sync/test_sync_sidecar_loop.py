@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_sync import sidecar, textfile
+from agent_sync import pruning, sidecar, textfile
 from agent_sync.ids import IdPattern
+
+PRUNED_AT = "orchestration.coditect.ai/pruned-at"
+ALLOW = "orchestration.coditect.ai/allow-mass-prune"
 
 
 class FakeCluster:
@@ -24,6 +27,9 @@ class FakeCluster:
         self.reruns: dict[str, str] = {}
         self.conflicts = 0
         self.down = False
+        self.marked: list[str] = []
+        self.released: list[str] = []
+        self.events: list[tuple[str, str]] = []
 
     def list_tasks(self) -> dict[str, dict[str, Any]]:
         if self.down:
@@ -36,7 +42,7 @@ class FakeCluster:
     def apply(self, manifest: dict[str, Any], *, manager: str = "agent-sync") -> None:
         name = manifest["metadata"]["name"]
         if manifest["kind"] == "AgentPlan":
-            self.plan = manifest
+            self.plan = {**(self.plan or {}), **manifest}
             return
         current = self.objects.setdefault(name, {"metadata": {}, "spec": {}, "status": {}})
         current["metadata"] = {**manifest["metadata"], "uid": f"uid-{name}"}
@@ -55,19 +61,46 @@ class FakeCluster:
     def record_sync(self, when: str) -> None:
         pass
 
+    def mark_pruned(self, name: str, when: str) -> None:
+        obj = self.objects[name]
+        obj["metadata"] = {**obj["metadata"], "annotations": {PRUNED_AT: when}}
+        obj["spec"]["suspend"] = True
+        self.marked.append(name)
+
+    def release_prune(self, name: str) -> None:
+        obj = self.objects[name]
+        obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "annotations"}
+        obj["spec"].pop("suspend", None)
+        self.released.append(name)
+
+    def set_plan_conditions(self, conditions: list[dict[str, Any]]) -> None:
+        assert self.plan is not None
+        self.plan.setdefault("status", {})["conditions"] = conditions
+
+    def forget_mass_prune_permission(self) -> None:
+        assert self.plan is not None
+        self.plan["metadata"].get("annotations", {}).pop(ALLOW, None)
+
+    def plan_event(self, plan: dict[str, Any], reason: str, message: str, when: str) -> None:
+        self.events.append((reason, message))
+
     def phase(self, name: str, phase: str) -> None:
         obj = self.objects[name]
         obj["status"] = {"phase": phase, "observedRerun": obj["spec"].get("rerun")}
 
 
-def make(path: Path, fake: FakeCluster) -> sidecar.Sidecar:
+def make(
+    path: Path, fake: FakeCluster, clock: list[str] | None = None, **options: Any
+) -> sidecar.Sidecar:
+    now = clock or ["2026-11-24T00:00:00Z"]
     return sidecar.Sidecar(
         cluster=fake,  # type: ignore[arg-type]
         source=sidecar.FileSource(path),
         plan="p",
         source_path=str(path),
         pattern=IdPattern.compile(),
-        clock=lambda: "2026-11-24T00:00:00Z",
+        clock=lambda: now[0],
+        **options,
     )
 
 
@@ -87,7 +120,7 @@ def test_first_sync_applies_plan_and_tasks_second_does_nothing(plan: Path) -> No
     assert loop.sync_once().applied == []
 
 
-def test_success_ticks_the_box_and_marks_done_in_the_same_sync(plan: Path) -> None:
+def test_success_ticks_the_box_and_stays_a_success_not_marked_done(plan: Path) -> None:
     fake = FakeCluster()
     loop = make(plan, fake)
     loop.sync_once()
@@ -95,6 +128,19 @@ def test_success_ticks_the_box_and_marks_done_in_the_same_sync(plan: Path) -> No
     report = loop.sync_once()
     assert report.ticked == ["T001.001"]
     assert plan.read_bytes() == b"# Plan\r\n- [x] T001.001 One\r\n- [ ] T001.002 Two after T001.001\r\n"
+    task = fake.objects["p-t001-001"]
+    assert task["spec"]["done"] is False  # the sidecar's own tick is not a person's
+    assert task["metadata"]["annotations"] == {"orchestration.coditect.ai/ticked": "true"}
+    assert loop.sync_once().applied == []  # and the next sync agrees with it
+
+
+def test_a_box_a_person_ticks_before_success_is_marked_done(plan: Path) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    fake.phase("p-t001-001", "Running")
+    plan.write_bytes(plan.read_bytes().replace(b"[ ] T001.001", b"[x] T001.001"))
+    loop.sync_once()
     assert fake.objects["p-t001-001"]["spec"]["done"] is True
 
 
@@ -113,12 +159,80 @@ def test_untick_after_success_requests_a_rerun_once(plan: Path) -> None:
     assert b"[ ] T001.001" in plan.read_bytes()
 
 
-def test_deleted_line_is_pruned(plan: Path) -> None:
+def test_a_deleted_line_suspends_its_task_then_prunes_it_after_the_grace_period(
+    plan: Path,
+) -> None:
+    fake = FakeCluster()
+    clock = ["2026-11-24T00:00:00Z"]
+    loop = make(plan, fake, clock, prune_policy=pruning.Policy(grace_seconds=60))
+    loop.sync_once()
+    plan.write_bytes(b"- [ ] T001.001 One\n")
+    report = loop.sync_once()
+    assert report.marked == ["p-t001-002"] and report.pruned == []
+    task = fake.objects["p-t001-002"]
+    assert task["spec"]["suspend"] is True
+    assert task["metadata"]["annotations"] == {PRUNED_AT: "2026-11-24T00:00:00Z"}
+    clock[0] = "2026-11-24T00:00:59Z"
+    assert loop.sync_once().pruned == []
+    clock[0] = "2026-11-24T00:01:00Z"
+    assert loop.sync_once().pruned == ["p-t001-002"]
+    assert "p-t001-002" not in fake.objects
+
+
+def test_a_line_restored_within_the_grace_period_keeps_the_same_task(plan: Path) -> None:
     fake = FakeCluster()
     loop = make(plan, fake)
     loop.sync_once()
+    fake.objects["p-t001-002"]["spec"]["timeoutSeconds"] = 60  # set by a person
+    original = plan.read_bytes()
     plan.write_bytes(b"- [ ] T001.001 One\n")
-    assert loop.sync_once().pruned == ["p-t001-002"]
+    assert loop.sync_once().marked == ["p-t001-002"]
+    plan.write_bytes(original)
+    report = loop.sync_once()
+    assert report.restored == ["p-t001-002"] and report.pruned == []
+    task = fake.objects["p-t001-002"]
+    assert "suspend" not in task["spec"] and "annotations" not in task["metadata"]
+    assert task["spec"]["timeoutSeconds"] == 60
+
+
+def test_a_file_cut_down_to_a_heading_holds_the_prune_and_says_what_to_do(
+    plan: Path,
+) -> None:
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    loop.sync_once()
+    plan.write_bytes(b"# just a heading\n")
+    report = loop.sync_once()
+    assert report.held is not None and report.marked == [] and report.pruned == []
+    assert fake.marked == []
+    assert fake.plan is not None
+    (held,) = fake.plan["status"]["conditions"]
+    assert held["type"] == "PruneHeld" and held["status"] == "True"
+    assert "--allow-mass-prune" in held["message"] and ALLOW in held["message"]
+    assert [reason for reason, _ in fake.events] == ["MassPruneHeld"]
+    loop.sync_once()
+    assert len(fake.events) == 1  # one Event per held prune, not one per sync
+    fake.plan["metadata"]["annotations"] = {ALLOW: "true"}
+    report = loop.sync_once()
+    assert report.marked == ["p-t001-001", "p-t001-002"]
+    assert ALLOW not in fake.plan["metadata"]["annotations"]  # allowed once
+    assert fake.plan["status"]["conditions"][0]["status"] == "False"
+
+
+def test_more_than_half_is_held_and_the_flag_allows_the_first_sync_only(tmp_path: Path) -> None:
+    path = tmp_path / "plan.md"
+    lines = [f"- [ ] T001.00{i} Task {i}\n" for i in range(1, 5)]
+    path.write_text("".join(lines))
+    fake = FakeCluster()
+    make(path, fake).sync_once()
+    path.write_text(lines[0])  # three of four leave
+    assert make(path, fake).sync_once().held is not None
+    flagged = make(path, fake, allow_mass_prune=True)
+    assert flagged.sync_once().marked == ["p-t001-002", "p-t001-003", "p-t001-004"]
+    path.write_text("")  # an empty file is skipped, as before
+    assert flagged.sync_once().skipped
+    path.write_text("- [ ] T001.009 New\n")  # the only unmarked task leaves: all of it
+    assert flagged.sync_once().held is not None
 
 
 def test_empty_file_prunes_nothing(plan: Path) -> None:
@@ -143,10 +257,12 @@ def test_api_down_is_a_failed_sync_and_the_next_one_catches_up(plan: Path) -> No
     assert loop.metrics.ready and len(fake.objects) == 2
 
 
-def test_missing_file_is_explained(tmp_path: Path) -> None:
-    loop = make(tmp_path / "nope.md", FakeCluster())
+def test_missing_file_is_explained_and_creates_no_plan(tmp_path: Path) -> None:
+    fake = FakeCluster()
+    loop = make(tmp_path / "nope.md", fake)
     assert loop.sync_guarded() == "failed"
     assert loop.metrics.errors.labels("read")._value.get() == 1
+    assert fake.plan is None
     message = sidecar.explain(FileNotFoundError(2, "No such file", str(tmp_path / "nope.md")))
     assert "does not exist" in message and "left as they are" in message
 
@@ -234,7 +350,9 @@ def test_a_file_above_the_maximum_size_is_refused_and_nothing_pruned(
     assert "more than the maximum of 16,777,216" in caplog.text
     assert "no task is applied or pruned" in caplog.text
     plan.write_bytes(b"- [ ] T001.001 One\n")
-    assert loop.sync_guarded() == "ok" and fake.deleted == ["p-t001-002"]
+    # Read again: the missing line's task starts its prune grace period (suspended).
+    assert loop.sync_guarded() == "ok" and fake.deleted == []
+    assert fake.objects["p-t001-002"]["spec"]["suspend"] is True
 
 
 def test_nul_bytes_invalid_utf8_and_a_megabyte_line_are_reported_and_synced(
@@ -255,3 +373,33 @@ def test_nul_bytes_invalid_utf8_and_a_megabyte_line_are_reported_and_synced(
     assert "line 3: the file holds 1 NUL character" in caplog.text
     assert "line 4: the file is not valid UTF-8" in caplog.text
     assert "line 5 is 1,000,020 characters long" in caplog.text
+
+
+def test_a_missing_namespace_is_named_not_reported_as_missing_crds() -> None:
+    from agent_sync.cluster import describe
+    from kubernetes.client.exceptions import ApiException
+
+    error = ApiException(status=404, reason="Not Found")
+    error.body = (
+        '{"kind":"Status","status":"Failure","message":"namespaces \\"team-x\\" not found",'
+        '"reason":"NotFound","details":{"name":"team-x","kind":"namespaces"},"code":404}'
+    )
+    assert describe(error) == (
+        "the namespace team-x does not exist: create it (kubectl create namespace team-x) "
+        "or fix --namespace / AGENT_SYNC_NAMESPACE"
+    )
+    crd_missing = ApiException(status=404, reason="Not Found")
+    crd_missing.body = '{"kind":"Status","reason":"NotFound","code":404}'
+    assert "install the CRDs" in describe(crd_missing)
+
+
+def test_readyz_after_a_failure_that_followed_successes_says_so(plan: Path) -> None:
+    from agent_sync import metrics
+
+    fake = FakeCluster()
+    loop = make(plan, fake)
+    assert metrics.not_ready_text(loop.metrics) == b"no successful sync yet\n"
+    assert loop.sync_guarded() == "ok"
+    fake.down = True
+    assert loop.sync_guarded() == "failed"
+    assert b"the last sync failed" in metrics.not_ready_text(loop.metrics)

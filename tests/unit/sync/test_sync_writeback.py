@@ -146,8 +146,10 @@ def test_status_comment_is_added_replaced_and_removed() -> None:
     assert removed == text
 
 
-def observe(phase: str | None, *, done: bool = False, current: bool = True) -> Observed:
-    return Observed(done=done, phase=phase, current=current)
+def observe(
+    phase: str | None, *, done: bool = False, current: bool = True, ticked: bool = False
+) -> Observed:
+    return Observed(done=done, phase=phase, current=current, ticked=ticked)
 
 
 def test_decide_ticks_a_succeeded_open_task() -> None:
@@ -167,6 +169,10 @@ def test_decide_ignores_a_stale_success_from_an_earlier_run() -> None:
 def test_decide_reruns_a_task_a_person_unticked() -> None:
     parsed = parse("- [ ] T001.001 One\n")
     change = writeback.decide(parsed, {"T001.001": observe("Succeeded", done=True)})
+    assert change.reruns == {"T001.001"}
+    assert not change.ticks
+    ticked_by_the_sidecar = observe("Succeeded", ticked=True)
+    change = writeback.decide(parsed, {"T001.001": ticked_by_the_sidecar})
     assert change.reruns == {"T001.001"}
     assert not change.ticks
 
