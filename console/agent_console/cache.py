@@ -12,8 +12,10 @@ read Secrets), so `snapshot.secrets` stays empty and every Secret counts as usab
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -274,6 +276,10 @@ class Cache:
         decider.join(timeout=10)
 
     def _run_decisions(self, stop: threading.Event) -> None:
+        # Below the view thread, the requests and the rest of the machine: a decision
+        # may come a little later, a request should not.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread
         while not stop.is_set():
             decided = self._decided
             wake = decided.decision.next_wake if decided is not None else None
