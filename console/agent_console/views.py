@@ -664,6 +664,7 @@ def info(model: Model) -> Doc:
         "namespaces": sorted(model.namespaces) if model.namespaces is not None else None,
         "maxConcurrent": model.max_concurrent,
         "synced": model.synced,
+        "decided": model.decided is None,
         "tasks": len(model.tasks),
         **_stamp(model),
     }
