@@ -103,7 +103,7 @@ class Cache:
                 for raw in items:
                     self._put_event("ADDED", raw)
             self._listed.add((kind, namespace))
-            self._changed()
+            self._changed(kind)
 
     def on_event(self, kind: str, event_type: str, raw: dict[str, Any]) -> None:
         """One watch event."""
@@ -121,7 +121,7 @@ class Cache:
                 self._put_pod(event_type, raw)
             elif kind == "Event":
                 self._put_event(event_type, raw)
-            self._changed()
+            self._changed(kind)
 
     def _delete_stored(self, kind: str, key: tuple[str, str]) -> None:
         raw = self.store.raw(kind, key)
@@ -147,10 +147,11 @@ class Cache:
         else:
             self._events[key] = info
 
-    def _changed(self) -> None:
+    def _changed(self, kind: str) -> None:
         self._changes += 1
         self._dirty.set()
-        self._undecided.set()
+        if kind in STORE_KINDS:  # pods and Events are not the decision's input
+            self._undecided.set()
 
     # ------------------------------------------------------------------ reading
 
