@@ -2,7 +2,9 @@
 
 Every document comes from the cache's latest model and is encoded once per model
 version (a request for the same document at the same version is a dictionary lookup);
-only a task's log tail is read from the API server at request time.
+the plan list and the plans are encoded by the cache before it serves a version, so no
+request waits for them. Only a task's log tail is read from the API server at request
+time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agent_runner import redact
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from agent_console import schemas, views
 
@@ -117,6 +120,30 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    async def encoded(key: tuple[Any, ...]) -> Response | None:
+        """The plan list and plan documents the cache encoded with its model (None: the
+        source encodes none)."""
+        view = getattr(source, "view", None)
+        if view is None:
+            return None
+        current: Any = getattr(source, "current_view", lambda: None)()
+        if current is None:
+            current = await run_in_threadpool(view)  # the first one is computed
+        documents = current[1]
+        if key[0] == "plans":
+            body = documents.plans(key[1])
+        else:
+            body = documents.plan(key[1], key[2])
+            if body is None:
+                return _not_found(f"plan {key[1]}/{key[2]} not found")
+        return Response(content=body, media_type="application/json")
+
+    async def preencoded(
+        key: tuple[Any, ...], build: Callable[[views.Model], Any | None]
+    ) -> Response:
+        found = await encoded(key)
+        return found if found is not None else await run_in_threadpool(cached, key, build)
+
     def cached(key: tuple[Any, ...], build: Callable[[views.Model], Any | None]) -> Response:
         model = source.model()
         if memo_version[0] != model.version:
@@ -143,9 +170,9 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         return cached(("info",), views.info)
 
     @app.get(f"{API}/plans", response_model=schemas.PlanList, tags=["plans"])
-    def list_plans(namespace: str | None = in_namespace) -> Response:
+    async def list_plans(namespace: str | None = in_namespace) -> Response:
         """Every plan: progress, counts by phase, circuit, tokens and cost, rate and ETA."""
-        return cached(("plans", namespace), lambda m: views.plans(m, namespace))
+        return await preencoded(("plans", namespace), lambda m: views.plans(m, namespace))
 
     @app.get(
         f"{API}/namespaces/{{namespace}}/plans/{{name}}",
@@ -153,9 +180,11 @@ def create_app(source: ModelSource, logs: LogSource | None = None) -> FastAPI:
         responses=not_found,
         tags=["plans"],
     )
-    def get_plan(namespace: str, name: str) -> Response:
+    async def get_plan(namespace: str, name: str) -> Response:
         """One plan and its tasks (`-`: the namespace's tasks without a plan)."""
-        return cached(("plan", namespace, name), lambda m: views.plan(m, namespace, name))
+        return await preencoded(
+            ("plan", namespace, name), lambda m: views.plan(m, namespace, name)
+        )
 
     @app.get(
         f"{API}/namespaces/{{namespace}}/tasks/{{name}}",

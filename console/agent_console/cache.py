@@ -12,7 +12,10 @@ read Secrets), so `snapshot.secrets` stays empty and every Secret counts as usab
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -21,7 +24,7 @@ from typing import Any
 
 from agent_operator import clock, scheduling, store
 
-from agent_console import views
+from agent_console import documents, views
 
 log = logging.getLogger(__name__)
 STORE_KINDS = ("AgentTask", "AgentPlan", "AgentProfile", "Job")
@@ -48,7 +51,12 @@ class Cache:
         self._pods: dict[tuple[str, str], views.PodInfo] = {}  # (ns, pod) -> info
         self._events: dict[tuple[str, str], views.EventInfo] = {}  # (ns, event) -> info
         self._lock = threading.Lock()
-        self._dirty = threading.Event()
+        self._dirty = threading.Event()  # a change not in the model yet
+        self._undecided = threading.Event()  # a change the decision has not seen yet
+        self._build_lock = threading.Lock()
+        self._decided: _Decided | None = None
+        self._view: tuple[views.Model, documents.Encoded] | None = None
+        self.last_decide_seconds = 0.0
         self._changes = 0
         self._computed = 0  # the model's version: one more per recomputation
         self._listed: set[tuple[str, str | None]] = set()
@@ -95,7 +103,7 @@ class Cache:
                 for raw in items:
                     self._put_event("ADDED", raw)
             self._listed.add((kind, namespace))
-            self._changed()
+            self._changed(kind)
 
     def on_event(self, kind: str, event_type: str, raw: dict[str, Any]) -> None:
         """One watch event."""
@@ -113,7 +121,7 @@ class Cache:
                 self._put_pod(event_type, raw)
             elif kind == "Event":
                 self._put_event(event_type, raw)
-            self._changed()
+            self._changed(kind)
 
     def _delete_stored(self, kind: str, key: tuple[str, str]) -> None:
         raw = self.store.raw(kind, key)
@@ -139,9 +147,11 @@ class Cache:
         else:
             self._events[key] = info
 
-    def _changed(self) -> None:
+    def _changed(self, kind: str) -> None:
         self._changes += 1
         self._dirty.set()
+        if kind in STORE_KINDS:  # pods and Events are not the decision's input
+            self._undecided.set()
 
     # ------------------------------------------------------------------ reading
 
@@ -149,13 +159,12 @@ class Cache:
     def synced(self) -> bool:
         return self.expected_lists <= self._listed
 
-    def refresh(self) -> views.Model:
-        """Recomputes the model from the cache now."""
-        started = time.perf_counter()
+    def _gather(
+        self,
+    ) -> tuple[
+        scheduling.Snapshot, dict[views.Key, views.PodInfo], dict[Any, list[views.EventInfo]], bool
+    ]:
         with self._lock:
-            self._dirty.clear()
-            self._computed += 1
-            version = self._computed
             snapshot = self.store.snapshot(set(self.namespaces) if self.namespaces else None)
             snapshot.circuits = dict(self._circuits)
             pods_by_job = {
@@ -168,47 +177,131 @@ class Cache:
         for found in events.values():
             found.sort(key=lambda e: e.last_time or "")
             del found[:-_EVENTS_PER_OBJECT]
-        model = views.build(
-            snapshot=snapshot,
-            config=self.config,
-            now=self._now(),
-            version=version,
-            pods=pods_by_job,
-            events=dict(events),
-            namespaces=self.namespaces,
-            synced=synced,
-        )
-        self._circuits = dict(model.decision.circuits)
-        self._model = model
-        self.last_compute_seconds = time.perf_counter() - started
-        return model
+        return snapshot, pods_by_job, dict(events), synced
+
+    def decide(self) -> _Decided:
+        """Runs the operator's decision over the cache as it is now (seconds at 10,000
+        tasks; the view thread goes on serving changes meanwhile)."""
+        started = time.perf_counter()
+        with self._lock:
+            self._undecided.clear()
+            snapshot = self.store.snapshot(set(self.namespaces) if self.namespaces else None)
+            snapshot.circuits = dict(self._circuits)
+        now = self._now()
+        decision = scheduling.decide(snapshot, self.config, now)
+        decided = _Decided(decision, {entry.key: entry.task for entry in snapshot.tasks})
+        with self._lock:
+            self._circuits = dict(decision.circuits)
+            self._decided = decided
+        self.last_decide_seconds = time.perf_counter() - started
+        return decided
+
+    def _build(self, decided: _Decided | None) -> views.Model:
+        """A new model of the cache with the decision `decided` (None: one made now)."""
+        with self._build_lock:
+            started = time.perf_counter()
+            with self._lock:
+                self._dirty.clear()
+            snapshot, pods_by_job, events, synced = self._gather()
+            self._computed += 1
+            previous = self._model
+            model = views.build(
+                snapshot=snapshot,
+                config=self.config,
+                now=self._now(),
+                version=self._computed,
+                pods=pods_by_job,
+                events=events,
+                namespaces=self.namespaces,
+                synced=synced,
+                decision=decided.decision if decided is not None else None,
+                decided=decided.tasks if decided is not None else None,
+                previous=previous,
+            )
+            if decided is None:
+                with self._lock:
+                    self._circuits = dict(model.decision.circuits)
+                    self._decided = _Decided(model.decision, model.tasks)
+            encoded = documents.Encoded(model, self._view[1] if self._view else None)
+            self._view = (model, encoded)
+            self._model = model
+            self.last_compute_seconds = time.perf_counter() - started
+            return model
+
+    def refresh(self) -> views.Model:
+        """Recomputes the model from the cache now, the operator's decision included."""
+        return self._build(None)
 
     def model(self) -> views.Model:
         """The latest model (computed now if there is none yet)."""
         return self._model if self._model is not None else self.refresh()
 
+    def view(self) -> tuple[views.Model, documents.Encoded]:
+        """The latest model and its encoded plan documents (computed now if none yet)."""
+        if self._view is None:
+            self.refresh()
+        assert self._view is not None
+        return self._view
+
+    def current_view(self) -> tuple[views.Model, documents.Encoded] | None:
+        """The latest model and its encoded documents, None before the first."""
+        return self._view
+
     def listen(self, callback: Callable[[int], None]) -> None:
         """`callback(version)` after each recomputation (from the cache's thread)."""
         self._listeners.append(callback)
 
+    def _publish(self, model: views.Model) -> None:
+        for listener in list(self._listeners):
+            listener(model.version)
+
     def run(self, stop: threading.Event) -> None:
-        """Recomputes after changes (a burst makes one) and when the decision asks for a
-        pass (a backoff or a circuit breaker's cool-down ends), until `stop` is set."""
+        """Serves changes until `stop` is set: after each change (a burst makes one) a new
+        model with the last complete decision, at once; and in a second thread the
+        operator's decision over the latest cache, again after changes and when the
+        decision asks for a pass (a backoff or a circuit breaker's cool-down ends)."""
+        decider = threading.Thread(
+            target=self._run_decisions, args=(stop,), name="decide", daemon=True
+        )
+        decider.start()
         while not stop.is_set():
-            model = self._model
-            wait = 30.0
-            if model is not None and model.decision.next_wake is not None:
-                due = (model.decision.next_wake - self._now()).total_seconds()
-                wait = min(max(due, 0.05), 30.0)
-            if not self._dirty.wait(wait) and stop.is_set():
-                return
-            if stop.wait(self.debounce_seconds):
-                return
+            if not self._dirty.wait(1.0) or stop.wait(self.debounce_seconds):
+                continue
             try:
-                model = self.refresh()
+                model = self._build(self._decided)
             except Exception:  # a bug here must not stop the dashboard
                 log.exception("recomputing the dashboard's view failed")
                 stop.wait(1.0)
                 continue
-            for listener in list(self._listeners):
-                listener(model.version)
+            self._publish(model)
+        decider.join(timeout=10)
+
+    def _run_decisions(self, stop: threading.Event) -> None:
+        # Below the view thread, the requests and the rest of the machine: a decision
+        # may come a little later, a request should not.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread
+        while not stop.is_set():
+            decided = self._decided
+            wake = decided.decision.next_wake if decided is not None else None
+            due = wake is not None and self._now() >= wake
+            if not due and not self._undecided.wait(1.0):
+                continue  # nothing new: look at the clock and `stop` again
+            if stop.wait(self.debounce_seconds):
+                return
+            try:
+                self.decide()
+            except Exception:  # a bug here must not stop the dashboard
+                log.exception("the operator's decision over the dashboard's cache failed")
+                stop.wait(1.0)
+                continue
+            with self._lock:
+                self._dirty.set()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decided:
+    """The operator's decision, and the tasks it was made over."""
+
+    decision: scheduling.Decision
+    tasks: dict[views.Key, Any]

@@ -4,8 +4,9 @@
                     [--port 8080] [--listen-address 127.0.0.1] [--max-concurrent 5]
 
 One thread per watched kind and namespace lists and then watches (tasks, plans,
-profiles, attempt Jobs and pods, Events about tasks and plans); one thread recomputes
-the view after changes; uvicorn serves the page at `/` and the API at `/api/v1`.
+profiles, attempt Jobs and pods, Events about tasks and plans); one thread rebuilds the
+view after changes, another runs the operator's decision over the cache; uvicorn serves
+the page at `/` and the API at `/api/v1`.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=None if args.all_namespaces else frozenset(n for n in namespaces if n),
     )
     client = kube.Client(api)
+    # The decide thread runs for seconds at a time; a request waiting for the interpreter
+    # gets it within a millisecond instead of the default five.
+    sys.setswitchinterval(0.001)
     stop = threading.Event()
     start_watches(client, store, namespaces, stop)
     threading.Thread(target=store.run, args=(stop,), name="recompute", daemon=True).start()

@@ -258,6 +258,10 @@ class Info(ApiModel):
     namespaces: list[str] | None = Field(description="Watched namespaces; null: all.")
     max_concurrent: int = Field(description="The global cap the queue is computed with.")
     synced: bool = Field(description="Every watch has listed once.")
+    decided: bool = Field(
+        description="The operator's decision (why tasks wait, the queue) is over this very "
+        "view; false while a change is served before the decision over it is done."
+    )
     tasks: int
     generated: Timestamp
     version: int

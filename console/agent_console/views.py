@@ -116,10 +116,19 @@ class Model:
     namespaces: frozenset[str] | None
     max_concurrent: int
     synced: bool = True
+    # The tasks as the decision saw them, when it was made over an earlier snapshot than
+    # `tasks` (the cache serves changes before the next decision is done); None: the
+    # decision is over exactly these tasks.
+    decided: dict[Key, models.AgentTask] | None = None
+    # The scopes whose tasks changed since the model this one was built from (None: any).
+    touched: frozenset[Key] | None = None
 
     def status(self, key: Key) -> models.AgentTaskStatus:
         """The task's status as the operator's rules make it now: the decision's status
-        when it changed, else the one the task has."""
+        when it changed, else the one the task has. A task changed since the decision
+        was made shows its own status until the next decision."""
+        if self.decided is not None and self.decided.get(key) is not self.tasks[key]:
+            return self.tasks[key].status
         found = self.decision.statuses.get(key)
         return found if found is not None else self.tasks[key].status
 
@@ -134,33 +143,86 @@ def build(
     events: dict[tuple[str, str, str], list[EventInfo]] | None = None,
     namespaces: frozenset[str] | None = None,
     synced: bool = True,
+    decision: scheduling.Decision | None = None,
+    decided: dict[Key, models.AgentTask] | None = None,
+    previous: Model | None = None,
 ) -> Model:
-    """Runs the operator's decision over the snapshot and indexes the result."""
-    decision = scheduling.decide(snapshot, config, now)
+    """Runs the operator's decision over the snapshot and indexes the result.
+
+    With `decision`, no decision is run: it is the operator's decision over the tasks
+    `decided` (an earlier snapshot; None: this one). With `previous`, the scopes whose
+    tasks are the same objects keep its indexes (only the changed scopes are sorted)."""
+    if decision is None:
+        decision, decided = scheduling.decide(snapshot, config, now), None
     tasks = {entry.key: entry.task for entry in snapshot.tasks}
-    scopes: dict[Key, list[Key]] = defaultdict(list)
-    for key, task in tasks.items():
-        scopes[(key[0], plan_of(task))].append(key)
-    for namespace, plan_name in snapshot.plans:
-        scopes.setdefault((namespace, plan_name or NO_PLAN), [])
-    for members in scopes.values():
-        members.sort(key=lambda k: (tasks[k].spec.task_id, k[1]))
-    dispatched = frozenset(d.key for d in decision.dispatches)
+    scopes, touched = _index_scopes(snapshot, tasks, previous)
+    if decided is not None and all(decided.get(k) is t for k, t in tasks.items()) and len(
+        decided
+    ) == len(tasks):
+        decided = None  # the decision is over these very tasks
+    dispatched = frozenset(d.key for d in decision.dispatches if d.key in tasks)
     return Model(
         version=version,
         now=now,
         snapshot=snapshot,
         decision=decision,
         tasks=tasks,
-        scopes=dict(scopes),
-        queue=ready_queue(decision, tasks, dispatched),
+        scopes=scopes,
+        queue=[k for k in ready_queue(decision, tasks, dispatched) if k in tasks],
         starts_now=dispatched,
         pods=pods or {},
         events=events or {},
         namespaces=namespaces,
         max_concurrent=config.max_concurrent,
         synced=synced,
+        decided=decided,
+        touched=touched,
     )
+
+
+def _index_scopes(
+    snapshot: scheduling.Snapshot,
+    tasks: dict[Key, models.AgentTask],
+    previous: Model | None,
+) -> tuple[dict[Key, list[Key]], frozenset[Key] | None]:
+    """(namespace, plan) -> its tasks by task ID; and the scopes changed since `previous`."""
+
+    def order(members: list[Key]) -> list[Key]:
+        members.sort(key=lambda k: (tasks[k].spec.task_id, k[1]))
+        return members
+
+    plan_scopes = {(ns, name or NO_PLAN) for ns, name in snapshot.plans}
+    if previous is None:
+        grouped: dict[Key, list[Key]] = defaultdict(list)
+        for key, task in tasks.items():
+            grouped[(key[0], plan_of(task))].append(key)
+        for scope in plan_scopes:
+            grouped.setdefault(scope, [])
+        return {s: order(m) for s, m in grouped.items()}, None
+    before = previous.tasks
+    changed = [k for k, t in tasks.items() if before.get(k) is not t]
+    changed += [k for k in before if k not in tasks]
+    touched: set[Key] = set()
+    for key in changed:
+        if key in tasks:
+            touched.add((key[0], plan_of(tasks[key])))
+        if key in before:
+            touched.add((key[0], plan_of(before[key])))
+    touched |= plan_scopes ^ {
+        (ns, name or NO_PLAN) for ns, name in previous.snapshot.plans
+    }
+    gone = set(changed)
+    scopes = {s: m for s, m in previous.scopes.items() if s not in touched}
+    fresh: dict[Key, list[Key]] = {s: [] for s in touched}
+    for scope in touched:
+        fresh[scope] = [k for k in previous.scopes.get(scope, []) if k not in gone]
+    for key in changed:
+        if key in tasks:
+            fresh[(key[0], plan_of(tasks[key]))].append(key)
+    for scope, members in fresh.items():
+        if members or scope in plan_scopes:
+            scopes[scope] = order(members)
+    return scopes, frozenset(touched)
 
 
 def ready_queue(
@@ -602,6 +664,7 @@ def info(model: Model) -> Doc:
         "namespaces": sorted(model.namespaces) if model.namespaces is not None else None,
         "maxConcurrent": model.max_concurrent,
         "synced": model.synced,
+        "decided": model.decided is None,
         "tasks": len(model.tasks),
         **_stamp(model),
     }

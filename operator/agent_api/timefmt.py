@@ -7,8 +7,10 @@ Status times and a Lease's MicroTime both carry six fractional digits in UTC
 from __future__ import annotations
 
 import datetime
+import functools
 
 
+@functools.lru_cache(maxsize=64)  # a pass writes the same `now` into thousands of statuses
 def format_time(moment: datetime.datetime) -> str:
     """RFC 3339 in UTC with exactly six fractional digits and a `Z`."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

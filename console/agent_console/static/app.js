@@ -1,7 +1,7 @@
 // agent-dashboard's page: Vue 3 (the global build, shipped in the package), the
 // REST API under api/v1, and Server-Sent Events from api/v1/stream for live updates.
 "use strict";
-const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, reactive, nextTick, shallowRef } = Vue;
+const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, nextTick, shallowRef, h } = Vue;
 
 const COLOURS = {
   Succeeded: "#2e7d32", Failed: "#c62828", Running: "#1565c0", Retrying: "#ef6c00",
@@ -19,7 +19,17 @@ async function getJSON(path) {
   return answer.json();
 }
 
-// The first document is fetched while Vue compiles the page's templates.
+// The page's templates (the text/x-template scripts of index.html) as render functions:
+// compiled when the page is built (hack/build-web.sh writes static/vendor/templates.js),
+// else by Vue in the browser.
+const RENDERS = window.AO_RENDERS || {};
+function view(name) {
+  const render = RENDERS[name];
+  if (render) return { render };
+  return { template: document.getElementById(`tpl-${name}`).textContent };
+}
+
+// The first document is fetched while Vue sets the page up.
 let early = null;
 
 function parseRoute() {
@@ -81,65 +91,107 @@ function layout(tasks) {
   return { pos, width, height };
 }
 
+function escapeXml(text) {
+  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+function shapeOf(tasks) {
+  return tasks.map((t) => t.taskId + ":" + t.dependsOn.join(",")).join(";");
+}
+
+function edgesOf(tasks, pos) {
+  const out = [];
+  for (const t of tasks) {
+    for (const dep of t.dependsOn) {
+      const a = pos.get(dep), b = pos.get(t.taskId);
+      if (!a || !b) continue;
+      const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2, mx = (x1 + x2) / 2;
+      out.push({ from: dep, to: t.taskId, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
+    }
+  }
+  return out;
+}
+
+const LABELS_FROM_SCALE = 0.36;
+
+// The graph is drawn with plain SVG, not one Vue component or vnode per task: the nodes
+// are one string of markup set at once (a 500-task plan is one parse and one layout),
+// the edges one path, and selection and pan/zoom change attributes in place.
 const DagGraph = {
   props: ["tasks", "selected"],
   emits: ["select", "open"],
-  setup(props, { emit }) {
-    const svg = ref(null);
-    const view = reactive({ x: 10, y: 10, k: 1 });
-    const shape = computed(() => props.tasks.map((t) => t.taskId + ":" + t.dependsOn.join(",")).join(";"));
-    let cached = { key: null, value: null };
-    const geometry = computed(() => {
-      if (cached.key !== shape.value) cached = { key: shape.value, value: layout(props.tasks) };
-      return cached.value;
-    });
-    const byId = computed(() => new Map(props.tasks.map((t) => [t.taskId, t])));
-    const nodes = computed(() => {
-      const { pos } = geometry.value;
-      return props.tasks.map((t) => ({ t, p: pos.get(t.taskId) }));
-    });
-    const edges = computed(() => {
-      const out = [];
-      const { pos } = geometry.value;
-      for (const t of props.tasks) {
-        for (const dep of t.dependsOn) {
-          const a = pos.get(dep), b = pos.get(t.taskId);
-          if (!a || !b) continue;
-          const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2, mx = (x1 + x2) / 2;
-          out.push({ id: dep + ">" + t.taskId, from: dep, to: t.taskId, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
-        }
-      }
-      return out;
-    });
+  setup(props, { emit, expose }) {
+    const svg = ref(null), root = ref(null), edgePath = ref(null), hotPath = ref(null), layer = ref(null);
+    const view = { x: 10, y: 10, k: 1 };
+    let shape = null, geometry = null, edges = [], byId = new Map();
+
+    function place() {
+      if (!root.value) return;
+      root.value.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+      // Labels smaller than 4 pixels are unreadable: they are left out (not laid out at
+      // all) until the graph is zoomed in.
+      svg.value.classList.toggle("far", view.k < LABELS_FROM_SCALE);
+    }
+    function fit() {
+      const el = svg.value;
+      if (!el || !geometry) return;
+      const { width, height } = geometry;
+      const box = el.getBoundingClientRect();
+      view.k = Math.min(1.2, Math.max(0.05, Math.min((box.width - 20) / width, (box.height - 20) / height)));
+      view.x = 10; view.y = 10;
+      place();
+    }
     // What blocks the selected task: its unfinished dependencies, and theirs.
-    // All edges as one path (one element, not one per edge: a 500-task plan draws fast).
-    const edgePath = computed(() => edges.value.map((e) => e.d).join(" "));
-    const blocking = computed(() => {
+    function blockingOf(selected) {
       const found = new Set();
-      if (!props.selected) return found;
-      const stack = [props.selected];
+      const stack = selected ? [selected] : [];
       while (stack.length) {
-        const id = stack.pop();
-        const t = byId.value.get(id);
+        const t = byId.get(stack.pop());
         if (!t) continue;
         for (const dep of t.dependsOn) {
-          const d = byId.value.get(dep);
+          const d = byId.get(dep);
           if (d && d.phase !== "Succeeded" && !found.has(dep)) { found.add(dep); stack.push(dep); }
         }
       }
       return found;
-    });
-    const hotPath = computed(() => edges.value
-      .filter((e) => props.selected && blocking.value.has(e.from) && (blocking.value.has(e.to) || e.to === props.selected))
-      .map((e) => e.d).join(" "));
-    function fit() {
-      const el = svg.value;
-      if (!el) return;
-      const { width, height } = geometry.value;
-      const box = el.getBoundingClientRect();
-      const k = Math.min(1.2, Math.max(0.05, Math.min((box.width - 20) / width, (box.height - 20) / height)));
-      view.k = k; view.x = 10; view.y = 10;
     }
+    function mark() {
+      if (!layer.value) return;
+      const selected = props.selected;
+      const blocking = blockingOf(selected);
+      for (const el of layer.value.querySelectorAll("g.node.selected, g.node.blocking")) el.classList.remove("selected", "blocking");
+      for (const el of layer.value.children) {
+        const id = el.dataset.taskId;
+        if (id === selected) el.classList.add("selected");
+        if (blocking.has(id)) el.classList.add("blocking");
+      }
+      const hot = selected ? edges.filter((e) => blocking.has(e.from) && (blocking.has(e.to) || e.to === selected)).map((e) => e.d).join(" ") : "";
+      if (hot) hotPath.value.setAttribute("d", hot); else hotPath.value.removeAttribute("d");
+    }
+    function draw() {
+      if (!layer.value) return;
+      const tasks = props.tasks || [];
+      byId = new Map(tasks.map((t) => [t.taskId, t]));
+      const next = shapeOf(tasks);
+      if (next !== shape) {
+        shape = next;
+        geometry = layout(tasks);
+        edges = edgesOf(tasks, geometry.pos);
+        edgePath.value.setAttribute("d", edges.map((e) => e.d).join(" "));
+        layer.value.textContent = ""; // measured without the old nodes: no layout of them
+        fit();
+      }
+      let markup = "";
+      for (const t of tasks) {
+        const p = geometry.pos.get(t.taskId), id = escapeXml(t.taskId);
+        markup += `<g class="node" data-task-id="${id}" data-phase="${escapeXml(t.phase)}" transform="translate(${p.x},${p.y})">` +
+          `<rect width="${p.w}" height="${p.h}" rx="6" fill="${COLOURS[t.phase] || "#999"}"></rect>` +
+          `<text x="8" y="14">${id}<tspan x="8" y="27" class="sub">${escapeXml(t.title.slice(0, 22))}</tspan></text></g>`;
+      }
+      layer.value.innerHTML = markup;
+      mark();
+    }
+
     let drag = null;
     function down(e) { drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, moved: false }; }
     function move(e) {
@@ -147,6 +199,7 @@ const DagGraph = {
       const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
       view.x = drag.vx + dx; view.y = drag.vy + dy;
+      place();
     }
     function up() { setTimeout(() => { drag = null; }, 0); }
     function wheel(e) {
@@ -158,30 +211,40 @@ const DagGraph = {
       view.x = px - ((px - view.x) * k) / view.k;
       view.y = py - ((py - view.y) * k) / view.k;
       view.k = k;
+      place();
     }
-    function click(id) { if (!drag || !drag.moved) emit("select", id === props.selected ? null : id); }
-    onMounted(fit);
-    watch(shape, () => setTimeout(fit, 0));
-    return { svg, view, geometry, nodes, edgePath, hotPath, blocking, down, move, up, wheel, click, fit, colours: COLOURS, emit };
+    function nodeOf(e) {
+      const el = e.target.closest && e.target.closest("g.node");
+      return el ? el.dataset.taskId : null;
+    }
+    function click(e) {
+      const id = nodeOf(e);
+      if (id === null || (drag && drag.moved)) return;
+      e.stopPropagation();
+      emit("select", id === props.selected ? null : id);
+    }
+    function dblclick(e) {
+      const id = nodeOf(e);
+      if (id !== null && byId.has(id)) { e.stopPropagation(); emit("open", byId.get(id)); }
+    }
+    onMounted(draw);
+    watch(() => props.tasks, draw, { flush: "post" });
+    watch(() => props.selected, mark, { flush: "post" });
+    expose({ fit });
+    return () => h("div", { class: "graph-wrap" }, [
+      h("button", { class: "fit", onClick: fit }, "fit"),
+      h("svg", {
+        ref: svg, class: "graph", id: "graph", onMousedown: down, onMousemove: move, onMouseup: up,
+        onMouseleave: up, onWheel: wheel, onClick: click, onDblclick: dblclick,
+      }, [
+        h("g", { ref: root }, [
+          h("path", { ref: edgePath, class: "edge" }),
+          h("path", { ref: hotPath, class: "edge hot" }),
+          h("g", { ref: layer }),
+        ]),
+      ]),
+    ]);
   },
-  template: `
-    <div class="graph-wrap">
-      <button class="fit" @click="fit">fit</button>
-      <svg ref="svg" class="graph" id="graph" @mousedown="down" @mousemove="move" @mouseup="up" @mouseleave="up" @wheel="wheel">
-        <g :transform="'translate(' + view.x + ',' + view.y + ') scale(' + view.k + ')'">
-          <path :d="edgePath" class="edge"></path>
-          <path v-if="hotPath" :d="hotPath" class="edge hot"></path>
-          <g v-for="{t, p} in nodes" :key="t.taskId" class="node" :data-task-id="t.taskId" :data-phase="t.phase"
-             :class="{selected: t.taskId === selected, blocking: blocking.has(t.taskId)}"
-             :transform="'translate(' + p.x + ',' + p.y + ')'"
-             @click.stop="click(t.taskId)" @dblclick.stop="emit('open', t)">
-            <rect :width="p.w" :height="p.h" rx="6" :fill="colours[t.phase] || '#999'"></rect>
-            <text x="8" y="14">{{ t.taskId }}</text>
-            <text x="8" y="27" class="sub">{{ t.title.slice(0, 22) }}</text>
-          </g>
-        </g>
-      </svg>
-    </div>`,
 };
 
 // ------------------------------------------------------------------ timeline
@@ -215,17 +278,7 @@ const TimeLine = {
     }
     return { rows, span, bar, W, LABEL, H, colours: COLOURS };
   },
-  template: `
-    <svg class="timeline" id="timeline" :viewBox="'0 0 ' + W + ' ' + (rows.length * H + 20)" :height="rows.length * H + 20">
-      <g v-for="(t, i) in rows" :key="t.name" :transform="'translate(0,' + (i * H) + ')'">
-        <a :href="'#/task/' + namespace + '/' + t.name"><text x="0" y="11" class="label">{{ t.taskId }}</text></a>
-        <rect v-for="a in t.history" :key="a.number" class="attempt-bar" :x="bar(a).x" :width="bar(a).w" y="2" :height="H - 4"
-              :fill="colours[a.outcome] || '#1565c0'"><title>{{ t.taskId }} attempt {{ a.number }}: {{ a.outcome }}{{ a.reason ? ' (' + a.reason + ')' : '' }}, {{ a.durationSeconds }}s</title></rect>
-      </g>
-      <text :x="LABEL" :y="rows.length * H + 15" class="label">{{ new Date(span.lo).toLocaleTimeString() }}</text>
-      <text :x="W - 60" :y="rows.length * H + 15" class="label">{{ new Date(span.hi).toLocaleTimeString() }}</text>
-      <text v-if="!rows.length" x="0" y="12" class="label">No attempt yet.</text>
-    </svg>`,
+  ...view("time-line"),
 };
 
 // ------------------------------------------------------------------ small tables
@@ -233,27 +286,18 @@ const TimeLine = {
 const AgentsTable = {
   props: ["agents"],
   methods: { age: (s) => (s == null ? "-" : s < 120 ? `${Math.round(s)}s` : `${Math.round(s / 60)}m`) },
-  template: `
-    <table class="grid agents"><thead><tr><th>Task</th><th>Profile</th><th>Age</th><th>Pod</th></tr></thead>
-      <tbody><tr v-for="a in agents.items || []" :key="a.namespace + a.task"><td><a :href="'#/task/' + a.namespace + '/' + a.task">{{ a.taskId }}</a></td>
-        <td>{{ a.profile }}</td><td>{{ age(a.ageSeconds) }}</td><td>{{ a.pod || '(starting)' }}</td></tr>
-      <tr v-if="!(agents.items || []).length"><td colspan="4" class="muted">No agent is running.</td></tr></tbody>
-      <tfoot v-if="(agents.byProfile || []).length"><tr><td colspan="4"><span v-for="p in agents.byProfile" :key="p.namespace + p.profile" class="tag">{{ p.profile }}: {{ p.running }}</span></td></tr></tfoot>
-    </table>`,
+  ...view("agents-table"),
 };
 
 const RecentTable = {
   props: ["items"],
-  template: `
-    <table class="grid"><tbody><tr v-for="c in items" :key="c.namespace + c.job"><td><a :href="'#/task/' + c.namespace + '/' + c.task">{{ c.taskId }}</a></td>
-      <td><span class="tag" :style="{background: {Succeeded: '#2e7d32', Failed: '#c62828'}[c.outcome] || '#555'}">{{ c.outcome }}</span></td>
-      <td>{{ c.reason || '' }}</td><td>{{ c.durationSeconds == null ? '' : Math.round(c.durationSeconds) + 's' }}</td></tr>
-      <tr v-if="!items.length"><td class="muted">Nothing finished yet.</td></tr></tbody></table>`,
+  ...view("recent-table"),
 };
 
 // ------------------------------------------------------------------ the app
 
 const app = createApp({
+  ...view("app"),
   setup() {
     const route = ref(parseRoute());
     // Documents are replaced whole on each change, never edited: shallow refs keep Vue
@@ -346,7 +390,7 @@ const app = createApp({
       route, plans, plan, task, agents, recent, generated, error, live, selected, timeline, selectedRow, blockers, failures, openTask,
       colours: COLOURS,
       money: (v) => `$${(v || 0).toFixed(2)}`,
-      num: (v) => (v || 0).toLocaleString("en-US"),
+      num: (v) => String(Math.round(v || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, ","), // no Intl: it costs a first render
       time: (s) => (s ? new Date(s).toLocaleString() : "-"),
       seconds: (s) => (s == null ? "-" : s < 120 ? `${s.toFixed(1)}s` : `${Math.round(s / 60)}m`),
       lastReason: (t) => { const h = t.history.filter((a) => a.outcome === "Failed"); return h.length ? h[h.length - 1].reason : ""; },

@@ -19,7 +19,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable
 
-from agent_api import graph
+from agent_api import graph, models
 
 from agent_operator import clock, routing
 from agent_operator.scheduling import (
@@ -37,6 +37,7 @@ from agent_operator.scheduling.decisions import Decision
 from agent_operator.scheduling.progress import DependencyScope, TaskProgress, working_copy
 from agent_operator.scheduling.snapshot import (
     Config,
+    PlanScope,
     Snapshot,
     plan_label,
     plan_spec_of,
@@ -59,12 +60,13 @@ def decide(
     asked for at once."""
     decision = Decision()
     router = profiles.Router(snapshot, config, routes, out_of_time)
+    specs: dict[PlanScope, models.AgentPlanSpec] = {}  # one per scope, as a plan's own is
     tasks = [
         TaskProgress(
             entry=e,
             status=working_copy(e.task.status),
             jobs=task_jobs(snapshot, e.task),
-            plan_spec=plan_spec_of(snapshot, scope_of(e.task), config),
+            plan_spec=_spec(specs, snapshot, scope_of(e.task), config),
             plan_found=not e.task.spec.plan
             or (e.task.metadata.namespace or "", e.task.spec.plan) in snapshot.plans,
         )
@@ -105,6 +107,19 @@ def decide(
         decision.phase_counts[count_key] = decision.phase_counts.get(count_key, 0) + 1
     decision.running_by_profile = dict(slots.by_profile)
     return decision
+
+
+def _spec(
+    specs: dict[PlanScope, models.AgentPlanSpec],
+    snapshot: Snapshot,
+    scope: PlanScope,
+    config: Config,
+) -> models.AgentPlanSpec:
+    """The scope's settings, built once per pass (the defaults are a model to validate)."""
+    found = specs.get(scope)
+    if found is None:
+        found = specs[scope] = plan_spec_of(snapshot, scope, config)
+    return found
 
 
 def _readiness_inputs(
