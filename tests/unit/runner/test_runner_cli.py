@@ -599,9 +599,12 @@ def test_sigterm_ends_the_attempt_as_a_timeout_with_a_report(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 20
+        # SIGTERM only once the runner is in its second model call, so that its handler is
+        # installed however slowly a loaded machine starts it.
+        deadline = time.monotonic() + 180
         while len(fake_api.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert len(fake_api.requests) == 2, "the runner never made its second model call"
         process.terminate()
         output, _ = process.communicate(timeout=20)
     finally:
