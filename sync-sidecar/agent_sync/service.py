@@ -39,7 +39,7 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
         if settings.metrics_port
         else None
     )
-    scheduler = watching.Scheduler(
+    debouncer = watching.SyncDebouncer(
         debounce=settings.debounce_seconds, max_wait=settings.max_wait_seconds
     )
     stop_watching: Callable[[], None] | None = None
@@ -74,21 +74,21 @@ def run(settings: Settings, stop: threading.Event, registry: metrics.Metrics | N
         if repo is None and settings.file is not None:
             folder = settings.file.resolve().parent
             if folder.is_dir():
-                stop_watching = watching.watch_file(settings.file.resolve(), scheduler.file_changed)
+                stop_watching = watching.watch_file(settings.file.resolve(), debouncer.file_changed)
             else:
                 log.error(
                     "the folder of %s does not exist: file changes are noticed only every "
                     "%ss until it does", settings.file, settings.poll_interval_seconds,
                 )
         threading.Thread(
-            target=cluster.watch_tasks, args=(scheduler.cluster_changed, stop),
+            target=cluster.watch_tasks, args=(debouncer.cluster_changed, stop),
             name="watch-tasks", daemon=True,
         ).start()
         log.info(
             "syncing plan %s in namespace %s from %s", settings.plan, namespace,
             settings.source_path(),
         )
-        loop.run(scheduler, stop, resync=settings.poll_interval_seconds)
+        loop.run(debouncer, stop, resync=settings.poll_interval_seconds)
     finally:
         if stop_watching is not None:
             stop_watching()

@@ -23,7 +23,7 @@ from agent_sync.cluster import Cluster, describe
 from agent_sync.gitrepo import GitError
 from agent_sync.ids import IdPattern, task_object_name
 from agent_sync.metrics import Metrics
-from agent_sync.watching import Scheduler
+from agent_sync.watching import SyncDebouncer
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
@@ -394,17 +394,17 @@ class Sidecar:
         except OSError:
             return False
 
-    def run(self, scheduler: Scheduler, stop: threading.Event, *, resync: float) -> None:
-        """Syncs at start, then whenever the scheduler says, until stop is set."""
+    def run(self, debouncer: SyncDebouncer, stop: threading.Event, *, resync: float) -> None:
+        """Syncs at start, then whenever the debouncer says, until stop is set."""
         backoff = 1.0
-        scheduler.cluster_changed(0)
+        debouncer.cluster_changed(0)
         last = time.monotonic()
         while not stop.is_set():
-            due = scheduler.wait(stop, longest=max(0.05, resync - (time.monotonic() - last)))
+            due = debouncer.wait(stop, longest=max(0.05, resync - (time.monotonic() - last)))
             if stop.is_set():
                 break
             if due is None:
-                scheduler.cluster_changed(0)  # periodic resync (and git fetch)
+                debouncer.cluster_changed(0)  # periodic resync (and git fetch)
                 continue
             if due.file and not due.cluster and self.unchanged_file():
                 continue  # our own write-back, or a save that changed nothing
@@ -413,9 +413,9 @@ class Sidecar:
             if outcome == "ok":
                 backoff = 1.0
             elif outcome == "busy":
-                scheduler.file_changed()
+                debouncer.file_changed()
             else:  # failed, or the lease is being renewed again
-                scheduler.cluster_changed(backoff)
+                debouncer.cluster_changed(backoff)
                 backoff = min(backoff * 2, 30.0)
 
 

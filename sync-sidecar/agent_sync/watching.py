@@ -29,7 +29,10 @@ class Due:
     cluster: bool
 
 
-class Scheduler:
+class SyncDebouncer:
+    """Coalesces file and cluster changes into syncs: a sync is due `debounce` seconds after
+    the last change, and never later than `max_wait` after the first it covers."""
+
     def __init__(
         self, *, debounce: float, max_wait: float, clock: Callable[[], float] = time.monotonic
     ):

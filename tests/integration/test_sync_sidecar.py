@@ -119,15 +119,15 @@ def run_with_source(
         pattern=IdPattern.compile(settings.id_pattern), metrics=registry,
         status_mode=settings.status_comments,
     )
-    scheduler = watching.Scheduler(debounce=settings.debounce_seconds, max_wait=5)
+    debouncer = watching.SyncDebouncer(debounce=settings.debounce_seconds, max_wait=5)
     threading.Thread(
-        target=cluster.watch_tasks, args=(scheduler.cluster_changed, stop), daemon=True
+        target=cluster.watch_tasks, args=(debouncer.cluster_changed, stop), daemon=True
     ).start()
     stop_watching = None
     if settings.file is not None:
-        stop_watching = watching.watch_file(settings.file.resolve(), scheduler.file_changed)
+        stop_watching = watching.watch_file(settings.file.resolve(), debouncer.file_changed)
     try:
-        loop.run(scheduler, stop, resync=settings.poll_interval_seconds)
+        loop.run(debouncer, stop, resync=settings.poll_interval_seconds)
     finally:
         if stop_watching:
             stop_watching()

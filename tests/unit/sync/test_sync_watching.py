@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from agent_sync.watching import Scheduler, watch_file
+from agent_sync.watching import SyncDebouncer, watch_file
 
 
 class Clock:
@@ -19,42 +19,42 @@ class Clock:
 
 def test_a_burst_of_saves_is_one_sync_after_the_last() -> None:
     clock = Clock()
-    scheduler = Scheduler(debounce=2, max_wait=10, clock=clock)
+    debouncer = SyncDebouncer(debounce=2, max_wait=10, clock=clock)
     for _ in range(5):
-        scheduler.file_changed()
+        debouncer.file_changed()
         clock.now += 1
-    assert scheduler.take() is None  # 1 s after the last save
+    assert debouncer.take() is None  # 1 s after the last save
     clock.now += 1.01
-    due = scheduler.take()
+    due = debouncer.take()
     assert due is not None and due.file and not due.cluster
     assert due.since == 100.0
-    assert scheduler.take() is None
+    assert debouncer.take() is None
 
 
 def test_saves_without_pause_still_sync_after_max_wait() -> None:
     clock = Clock()
-    scheduler = Scheduler(debounce=2, max_wait=5, clock=clock)
+    debouncer = SyncDebouncer(debounce=2, max_wait=5, clock=clock)
     for _ in range(6):
-        scheduler.file_changed()
+        debouncer.file_changed()
         clock.now += 1
-    assert scheduler.take() is not None
+    assert debouncer.take() is not None
 
 
 def test_cluster_changes_sync_soon() -> None:
     clock = Clock()
-    scheduler = Scheduler(debounce=2, max_wait=10, clock=clock)
-    scheduler.file_changed()
-    scheduler.cluster_changed(0.1)
+    debouncer = SyncDebouncer(debounce=2, max_wait=10, clock=clock)
+    debouncer.file_changed()
+    debouncer.cluster_changed(0.1)
     clock.now += 0.2
-    due = scheduler.take()
+    due = debouncer.take()
     assert due is not None and due.cluster and due.file
 
 
 def test_wait_returns_when_stopped() -> None:
-    scheduler = Scheduler(debounce=2, max_wait=10)
+    debouncer = SyncDebouncer(debounce=2, max_wait=10)
     stop = threading.Event()
     stop.set()
-    assert scheduler.wait(stop, longest=5) is None
+    assert debouncer.wait(stop, longest=5) is None
 
 
 def test_file_events_reach_the_scheduler(tmp_path: Path) -> None:
