@@ -33,11 +33,13 @@ from agent_kube import kubeconfig as kubeconfig_module
 
 from agent_operator import (
     dispatcher,
+    egress,
     handlers,
     kube,
     metrics,
     scheduling,
     settings,
+    settings_sandbox,
     store,
 )
 
@@ -86,6 +88,14 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--resync-seconds", type=float)
     parser.add_argument("--log-level")
     parser.add_argument("--log-format", choices=["text", "json"])
+    for field, info in settings_sandbox.SandboxSettings.model_fields.items():
+        flag = f"--{field.replace('_', '-')}"
+        if info.annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            parser.add_argument(
+                flag, help="comma-separated" if "list" in str(info.annotation) else None
+            )
     args = vars(parser.parse_args(argv))
     if args.get("namespaces"):
         args["namespaces"] = [
@@ -155,10 +165,20 @@ async def run(config: settings.OperatorSettings) -> None:
                 default_image=config.default_image,
                 job_ttl_seconds=config.job_ttl_seconds,
                 identity=identity,
+                policy=config.policy(),
             ),
             namespaces=namespaces,
             elector=elector,  # None: leader election off, always dispatching
             resync_seconds=config.resync_seconds,
+            egress_policy=egress.config_from(
+                cidrs=config.egress_cidrs,
+                except_cidrs=config.egress_except_cidrs,
+                cluster_cidrs=config.cluster_cidrs,
+                dns_namespace=config.egress_dns_namespace,
+                dns_labels=config.egress_dns_labels,
+            )
+            if config.egress_policy
+            else None,
         )
         registry = handlers.registry_for(cache, loop, kubeconfig=config.kubeconfig)
         logger.info(

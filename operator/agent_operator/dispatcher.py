@@ -21,6 +21,7 @@ from agent_operator import (
     actuator,
     api,
     clock,
+    egress,
     eventing,
     gathering,
     leadership,
@@ -50,6 +51,7 @@ class Dispatcher:
         namespaces: list[str] | None,  # None: every namespace
         elector: leadership.Elector | None = None,  # None: standalone, always leading
         resync_seconds: float = 300.0,
+        egress_policy: egress.EgressConfig | None = None,  # None: keep no egress policy
         now: clock.Clock = clock.system_clock,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -68,7 +70,14 @@ class Dispatcher:
             client=client, store=store, config=config, monotonic=monotonic
         )
         self.events = eventing.EventPoster(client)
-        self.actuator = actuator.Actuator(client=client, store=store, events=self.events)
+        self.actuator = actuator.Actuator(
+            client=client,
+            store=store,
+            events=self.events,
+            egress=egress.Keeper(client, egress_policy, monotonic=monotonic)
+            if egress_policy is not None
+            else None,
+        )
 
     def wake(self) -> None:
         """Asks for a pass soon (called by the watch handlers)."""

@@ -3,7 +3,8 @@
 1. attempts: each task's attempt records are reconciled with its Jobs;
 2. settling: done, finished and rerun tasks are settled;
 3. readiness: every other task is routed and checked (suspended, plan paused, cycle,
-   dependencies, gates, profile, Secret), then its retry backoff;
+   dependencies, gates, profile, the profile's limits, URLs, Secrets), then its retry
+   backoff;
 4. capacity: ready tasks start P0 first, then oldest, within the global, plan and profile
    caps and the plan's circuit breaker;
 5. plans and events: plan statuses, ownerReferences, Events, counts for the metrics.
@@ -102,6 +103,7 @@ def _readiness_inputs(
         cycles=cycles,
         secrets=snapshot.secrets,
         default_plan=config.default_plan,
+        policy=config.policy,
     )
 
 
