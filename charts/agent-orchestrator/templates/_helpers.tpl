@@ -102,3 +102,10 @@ and Events. Never Secrets, never a write. */}}
   resources: ["pods", "pods/log", "events"]
   verbs: ["get", "list", "watch"]
 {{- end -}}
+
+{{/* A map as comma-separated key=value pairs, keys sorted. */}}
+{{- define "ao.keyValues" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := . -}}{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
