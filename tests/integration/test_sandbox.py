@@ -13,22 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, kubectl
-from tests.integration.test_operator import (
+from . import test_operator as base
+from .conftest import REPO, kubectl
+from .test_operator import (
     CREDENTIAL,
     GROUP,
     Operator,
     apply,
     condition,
     jobs_by_name,
-    operators,  # noqa: F401  (fixture)
     profile,
-    stages,  # noqa: F401  (fixture)
     task,
     tasks_by_id,
     wait_for,
 )
-from tests.integration.test_operator import ns as ns  # noqa: PLC0414  (fixture)
+
+# The fixtures of the operator's integration tests, shared.
+stages = base.stages
+ns = base.ns
+operators = base.operators
 
 pytestmark = pytest.mark.integration
 
