@@ -139,9 +139,14 @@ def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> Non
     assert env["AGENT_OPERATOR_ALL_NAMESPACES"] == "false"
 
 
+def sync_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-sync"))
+
+
 def test_sidecar_in_git_mode_gets_its_token_from_the_secret(helm: Path) -> None:
-    deployment = next(d for d in objects(helm, *VALUE_SETS["sidecar-git"]) if d["kind"] == "Deployment")
-    sync = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "sync")
+    deployment = sync_deployment(objects(helm, *VALUE_SETS["sidecar-git"]))
+    [sync] = deployment["spec"]["template"]["spec"]["containers"]
+    assert sync["name"] == "sync"
     assert "--git-url=https://example.com/p.git" in sync["args"]
     assert "--git-path=docs/plan.md" in sync["args"]
     token = next(e for e in sync["env"] if e["name"] == "GIT_TOKEN")
@@ -293,8 +298,9 @@ def test_operator_env_and_sidecar_args_are_understood_by_the_programs(
     from agent_sync.cli import build_parser
 
     for values in (VALUE_SETS["sidecar-git"], VALUE_SETS["sidecar-file"], VALUE_SETS["namespaced"]):
-        deployment = next(d for d in objects(helm, *values) if d["kind"] == "Deployment")
-        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        docs = objects(helm, *values)
+        containers = {c["name"]: c for d in docs if d["kind"] == "Deployment" and not is_dashboard(d)
+                      for c in d["spec"]["template"]["spec"]["containers"]}
         env = {e["name"]: e["value"] for e in containers["operator"]["env"] if "value" in e}
         ours = {k for k in env if k.startswith("AGENT_OPERATOR_")}
         known = {f"AGENT_OPERATOR_{name.upper()}" for name in OperatorSettings.model_fields}
@@ -334,13 +340,13 @@ def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm:
     role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases"))
     assert role["metadata"]["namespace"] == "ao"
     by_name, create = role["rules"]
-    assert by_name["resourceNames"] == ["ao-agent-orchestrator", "agent-sync-v2"]
+    assert by_name["resourceNames"] == ["ao-agent-orchestrator"]
     assert by_name["verbs"] == ["get", "update"]
     assert create["verbs"] == ["create"] and "resourceNames" not in create
     assert not any("kopf.dev" in rule.get("apiGroups", []) for d in docs
                    if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"])
-    env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
-        "containers"][0]["env"]
+    env = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ao-agent-orchestrator")[
+        "spec"]["template"]["spec"]["containers"][0]["env"]
     values = {e["name"]: e.get("value") for e in env}
     assert values["AGENT_OPERATOR_LEADER_ELECTION"] == "true"
     assert values["AGENT_OPERATOR_LEASE_NAME"] == "ao-agent-orchestrator"
@@ -350,6 +356,30 @@ def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm:
     minimal = objects(helm, *VALUE_SETS["minimal"])
     assert not any(d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases")
                    for d in minimal)
+
+
+def test_the_sidecar_has_its_own_deployment_and_narrow_role(helm: Path) -> None:
+    docs = objects(helm, *VALUE_SETS["sidecar-file"], "--set", "syncSidecar.namespace=plans")
+    operator = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ao-agent-orchestrator")
+    assert [c["name"] for c in operator["spec"]["template"]["spec"]["containers"]] == ["operator"]
+    pod = sync_deployment(docs)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "ao-agent-orchestrator-sync"
+    assert {v["name"]: v.get("emptyDir", {}).get("sizeLimit") for v in pod["volumes"]} == {
+        "tmp": "256Mi", "work": "2Gi", "plan": None}
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "ao-agent-orchestrator-sync")
+    assert role["metadata"]["namespace"] == "plans"
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == {"agenttasks", "agentplans", "agentplans/status", "leases", "secrets"}
+    for rule in role["rules"]:
+        if rule["resources"] == ["secrets"]:
+            assert rule["resourceNames"] == ["anthropic-api-key"] and rule["verbs"] == ["get"]
+        if rule["resources"] == ["leases"] and "update" in rule["verbs"]:
+            assert rule["resourceNames"] == ["agent-sync-v2"]
+    binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "ao-agent-orchestrator-sync")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ao-agent-orchestrator-sync",
+                                    "namespace": "ao"}]
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "ao-agent-orchestrator-sync-metrics")
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "sync"
 
 
 @pytest.mark.parametrize("values", [VALUE_SETS["cluster-wide"], VALUE_SETS["namespaced"]],
