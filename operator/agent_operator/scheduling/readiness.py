@@ -177,7 +177,7 @@ def secrets(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block |
     for use in required_secrets(task.namespace, task.spec, task.plan_spec):
         if use.secret not in inputs.secrets:  # not read for this pass: the next one reads it
             return Block(
-                reasons.CREDENTIAL_NOT_ALLOWED,
+                reasons.CHECKING_SECRET,
                 f"checking Secret {use.name!r} ({use.field})",
                 recheck_after=datetime.timedelta(seconds=1),
             )

@@ -22,6 +22,7 @@ PROFILE_NOT_ALLOWED: Final = "ProfileNotAllowed"
 URL_NOT_ALLOWED: Final = "URLNotAllowed"
 CREDENTIAL_NOT_ALLOWED: Final = "CredentialNotAllowed"
 SECRET_MISSING: Final = "SecretMissing"
+CHECKING_SECRET: Final = "CheckingSecret"  # not read for this pass yet: the next reads it
 CIRCUIT_OPEN: Final = "CircuitOpen"
 MARKED_DONE: Final = "MarkedDone"
 
