@@ -11,7 +11,7 @@ import ipaddress
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_operator.scheduling import policy
 
@@ -21,7 +21,11 @@ DEFAULT_EXCEPT_CIDRS = ["169.254.0.0/16", "127.0.0.0/8", "fe80::/10", "::1/128"]
 
 
 class SandboxSettings(BaseSettings):
-    """Limits on credentials, URLs and profiles, and the agents' egress NetworkPolicy."""
+    """Limits on credentials, URLs and profiles, and the agents' egress NetworkPolicy.
+    Alone (the dashboard reads it to show the operator's reasons) it reads the same
+    `AGENT_OPERATOR_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_OPERATOR_", extra="ignore")
 
     allowed_api_urls: CommaList = Field(
         default_factory=lambda: list(policy.DEFAULT_API_URLS),

@@ -204,6 +204,9 @@ def test_limits_and_allowlists_reach_the_operator(helm: Path) -> None:
     assert policy.label_prefixes == ("team.example/",)
     assert policy.annotation_prefixes == () and policy.service_accounts == ()
     assert policy.api_urls == ("https://api.anthropic.com",)
+    dashboard = next(d for d in docs if d["kind"] == "Deployment" and is_dashboard(d))
+    shown = {e["name"]: e.get("value") for e in dashboard["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert shown["AGENT_OPERATOR_ALLOWED_IMAGES"] == env["AGENT_OPERATOR_ALLOWED_IMAGES"]  # same reasons
     assert "https://github.com" in policy.repository_urls
     assert not policy.tolerate_all
 
