@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from agent_operator.scheduling.policy import SecretMeta
+
 
 class ClusterApi(Protocol):
     """The calls the dispatcher's parts make."""
@@ -43,6 +45,8 @@ class ClusterApi(Protocol):
         self, kind: str, namespace: str, name: str, refs: list[dict[str, Any]], uid: str
     ) -> dict[str, Any]: ...
 
-    async def secret_problem(self, namespace: str, name: str, key: str) -> str | None: ...
+    async def secret_meta(self, namespace: str, name: str) -> SecretMeta | None: ...
+
+    async def ensure_network_policy(self, manifest: dict[str, Any]) -> None: ...
 
     async def create_event(self, event: dict[str, Any]) -> None: ...

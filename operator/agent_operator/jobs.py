@@ -26,6 +26,12 @@ ANNOTATION_START_TIMEOUT = f"{models.GROUP}/start-timeout-seconds"
 RESULT_FINALIZER = f"{models.GROUP}/result"
 _MAX_NAME = names.MAX_NAME
 RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
+# Disk: the emptyDirs are capped (the kubelet evicts a pod past a sizeLimit), and the agent
+# container asks for and is limited to ephemeral storage unless its profile says otherwise.
+WORKSPACE_SIZE_LIMIT = "8Gi"
+TMP_SIZE_LIMIT = "1Gi"
+EPHEMERAL_STORAGE_REQUEST = "1Gi"
+EPHEMERAL_STORAGE_LIMIT = "10Gi"
 
 
 def job_name(task_name: str, attempt: int) -> str:
@@ -218,10 +224,11 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         ],
     }
     resources = _scaled_memory(
-        {k: v for k, v in profile.resources.to_api().items() if v}, inputs.memory_factor
+        {k: dict(v) for k, v in profile.resources.to_api().items() if v}, inputs.memory_factor
     )
-    if resources:
-        container["resources"] = resources
+    resources.setdefault("requests", {}).setdefault("ephemeral-storage", EPHEMERAL_STORAGE_REQUEST)
+    resources.setdefault("limits", {}).setdefault("ephemeral-storage", EPHEMERAL_STORAGE_LIMIT)
+    container["resources"] = resources
     pod_settings = profile.pod
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -236,8 +243,8 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         },
         "containers": [container],
         "volumes": [
-            {"name": "workspace", "emptyDir": {}},
-            {"name": "tmp", "emptyDir": {}},
+            {"name": "workspace", "emptyDir": {"sizeLimit": WORKSPACE_SIZE_LIMIT}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
         ],
     }
     if pod_settings.node_selector:

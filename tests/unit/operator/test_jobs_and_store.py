@@ -92,7 +92,10 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["command"] == ["agent-runner", "--workspace", "/workspace"]
-    assert container["resources"] == {"limits": {"cpu": "1"}}
+    assert container["resources"] == {
+        "requests": {"ephemeral-storage": jobs.EPHEMERAL_STORAGE_REQUEST},
+        "limits": {"cpu": "1", "ephemeral-storage": jobs.EPHEMERAL_STORAGE_LIMIT},
+    }
     env = {e["name"]: e for e in container["env"]}
     assert env["ANTHROPIC_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "key", "key": "K"}
     assert env["GIT_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "git", "key": "token"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 
@@ -290,13 +291,14 @@ def test_routing_profile_missing_and_builtin_fallback() -> None:
     assert world.phase("named") == "Running"
 
 
-def test_a_missing_secret_blocks_with_its_name() -> None:
+def test_a_missing_secret_key_blocks_with_its_name() -> None:
     world = World(plan("p", apiKeySecret={"name": "key", "key": "K"}), task("t", plan="p"))
-    world.secrets_missing[("ns", "key", "K")] = "Secret 'key' not found"
     world.step()
     assert ready_reason(world, "t") == "SecretMissing"
     assert "'key'" in (world.status("t").message or "")
-    world.secrets_missing.clear()
+    world.secrets[("ns", "key")] = dataclasses.replace(
+        world.cluster.secrets_default, keys=frozenset({"K"})
+    )
     world.advance(11)  # the gatherer looks a Secret up again after 10 s
     world.step()
     assert world.phase("t") == "Running"
