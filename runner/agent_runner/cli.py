@@ -23,9 +23,9 @@ from agent_api import report, settings_errors
 
 from agent_runner import (
     completion,
+    executor,
     failures,
     pricing,
-    executor,
     prompt,
     sandbox,
     settings,

@@ -57,7 +57,8 @@ class Client:
                 while not data.endswith(b"\n"):
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise Unavailable(f"no answer within {timeout + ANSWER_GRACE_SECONDS:.0f} s")
+                        waited = timeout + ANSWER_GRACE_SECONDS
+                        raise Unavailable(f"no answer within {waited:.0f} s")
                     connection.settimeout(left)
                     chunk = connection.recv(1 << 20)
                     if not chunk:

@@ -303,12 +303,12 @@ class ToolBox:
                  "head_bytes": OUTPUT_HEAD_BYTES, "tail_bytes": OUTPUT_TAIL_BYTES},
                 timeout=timeout,
             )
-        except sandbox.Unavailable as error:
-            answer = {"error": f"the workspace executor did not run it: {error}"}
-        error = answer.get("error")
+        except sandbox.Unavailable as unavailable:
+            answer = {"error": f"the workspace executor did not run it: {unavailable}"}
+        problem = answer.get("error")
         text = answer.get("output")
-        if isinstance(error, str) or not isinstance(text, str):
-            text = f"[not run: {error if isinstance(error, str) else 'no output in the answer'}]"
+        if isinstance(problem, str) or not isinstance(text, str):
+            text = f"[not run: {problem if isinstance(problem, str) else 'no output'}]"
         else:
             code = answer.get("exit_code")
             exit_code = code if isinstance(code, int) and not isinstance(code, bool) else None
