@@ -32,6 +32,7 @@ def _job(
     api_url: str,
     repository: dict[str, Any] | None = None,
     resources: dict[str, Any] | None = None,
+    max_turns: int = 5,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The attempt Job and its task input ConfigMap exactly as the operator builds them."""
     task = fakes.agent_task(TASK_ID, repository=repository)
@@ -39,7 +40,7 @@ def _job(
     profile = models.AgentProfileSpec(
         model="claude-sonnet-4-6",
         max_tokens=1024,
-        max_turns=5,
+        max_turns=max_turns,
         image=images.runner,
         env=[
             models.EnvVar(name="ANTHROPIC_BASE_URL", value=api_url),
@@ -196,7 +197,7 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
     assert f"uid={run_as} gid={pod['spec']['securityContext']['runAsGroup']}" in lines
     assert "home=/tmp" in lines
     writable = {line.split(" ", 1)[1] for line in lines if line.startswith("writable ")}
-    allowed = ("/workspace", "/tmp", "/dev/shm", "/dev/mqueue")
+    allowed = ("/workspace", "/tmp", "/run/agent-executor", "/dev/shm", "/dev/mqueue")
     assert writable and all(
         any(path == root or path.startswith(root + "/") for root in allowed) for path in writable
     ), sorted(writable)
@@ -267,6 +268,7 @@ def test_the_agent_finds_no_credential_and_cannot_take_over_the_runner(
             "credentialsSecret": {"name": git_secret, "key": "token"},
         },
         resources={"limits": {"memory": "512Mi"}},
+        max_turns=10,
     )
     job["spec"]["template"]["spec"]["containers"][0]["env"].append(
         {"name": "AGENT_COMMAND_TIMEOUT_SECONDS", "value": "120"}
