@@ -296,11 +296,11 @@ def test_the_agent_finds_no_credential_and_cannot_take_over_the_runner(
     assert runner.exit_code == 0, runner.logs
     assert ended[jobs.WORKSPACE_CONTAINER].exit_code == 0, ended[jobs.WORKSPACE_CONTAINER].logs
     results_seen = [json.dumps(request["messages"][-1]) for request in api.requests[1:]]
-    assert len(results_seen) == 6, results_seen
-    probe, planted, flood, forked, after, _ = results_seen
+    assert len(results_seen) == 5, results_seen  # one per command; the report ends it
+    probe, planted, flood, forked, after = results_seen
     assert "probe done" in probe and "LEAK" not in probe, probe
     assert "planted" in planted
-    assert "survived" in flood and "bytes cut" in flood
+    assert "survived" in flood and ("bytes cut" in flood or "characters cut" in flood)
     assert "forked" in forked and "still here" in after
     # Committed and reported, and nothing the agent planted ran in the runner's container.
     message = kubelet.termination_message(host, jobs.CONTAINER)
