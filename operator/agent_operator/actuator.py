@@ -133,6 +133,7 @@ class Actuator:
             )
             return await self._refused(dispatch, message, now)
         self._store.apply("Job", "ADDED", raw)
+        await self._create_context(dispatch, raw)
         if dispatch.latency_seconds is not None:
             metrics.DISPATCH_LATENCY.labels(dispatch.scope[0]).observe(
                 max(0.0, dispatch.latency_seconds)
@@ -156,7 +157,24 @@ class Actuator:
         if existing is None or view is None or view.owner_uid != dispatch.task_uid:
             return False
         self._store.apply("Job", "MODIFIED", existing)
+        await self._create_context(dispatch, existing)
         return True
+
+    async def _create_context(self, dispatch: scheduling.Dispatch, job: dict[str, Any]) -> None:
+        """The ConfigMap with the task input, owned by the Job. Until it exists the pod
+        waits in ContainerCreating; if it cannot be made, the start timeout ends the
+        attempt with the API server's answer in the operator's log."""
+        if dispatch.context is None or not (job.get("metadata") or {}).get("uid"):
+            return
+        try:
+            await self._client.create_config_map(jobs.owned_by(dispatch.context, job))
+        except kube.ApiError as error:
+            if error.status != 409:  # 409: made already (an earlier pass, another replica)
+                logger.warning(
+                    "could not create the task input ConfigMap %s/%s: %s %s: %s",
+                    dispatch.namespace, dispatch.job_name, error.status, error.reason,
+                    error.message,
+                )
 
     async def _write_status(
         self,

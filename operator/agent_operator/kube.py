@@ -227,6 +227,12 @@ class Kube:
             )
         )
 
+    async def create_config_map(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        namespace = manifest["metadata"]["namespace"]
+        return dict(
+            await self.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body=manifest)
+        )
+
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return dict(await self.request("GET", self.jobs_path(namespace, name)))

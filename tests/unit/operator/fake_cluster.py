@@ -57,6 +57,7 @@ class FakeCluster:
         self.refuse_network_policies: kube.ApiError | None = None
         self.refuse_creates: kube.ApiError | None = None
         self.created: list[str] = []
+        self.config_maps: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.events: list[dict[str, Any]] = []
         self.job_event_list: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -114,6 +115,13 @@ class FakeCluster:
         job["metadata"]["creationTimestamp"] = self.now_stamp
         self.created.append(key[1])
         return copy.deepcopy(self.put(job, event="ADDED"))
+
+    async def create_config_map(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        key = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        if key in self.config_maps:
+            raise kube.ApiError(409, "AlreadyExists", f"configmaps {key[1]} already exists")
+        self.config_maps[key] = copy.deepcopy(manifest)
+        return copy.deepcopy(manifest)
 
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         job = self.objects["Job"].get((namespace, name))

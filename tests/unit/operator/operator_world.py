@@ -14,6 +14,7 @@ import asyncio
 import copy
 import datetime
 import itertools
+import json
 from typing import Any
 
 from agent_api import models
@@ -127,6 +128,14 @@ class World:
 
     def put(self, obj: dict[str, Any]) -> None:
         self.cluster.put(obj)
+
+    def task_input(self, job: str, namespace: str = "ns") -> dict[str, Any]:
+        """The task input the Job's pod reads: its ConfigMap, which the Job owns."""
+        config_map = self.cluster.config_maps[(namespace, job)]
+        owner = config_map["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["name"]) == ("Job", job)
+        assert owner["uid"] == self.get("Job", job, namespace)["metadata"]["uid"]
+        return dict(json.loads(config_map["data"]["task.json"]))
 
     def get(self, kind: str, name: str, namespace: str = "ns") -> dict[str, Any]:
         return self.objects[kind][(namespace, name)]

@@ -27,8 +27,7 @@ def test_dependencies_run_in_order_and_dependents_start_in_the_same_pass() -> No
     assert world.phase("a") == "Succeeded"
     assert world.status("a").result is not None and world.status("a").result.summary == "did A"
     assert world.running_jobs() == ["b-1"]
-    job = world.get("Job", "b-1")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("b-1")
     assert payload["context"]["dependencies"] == [
         {"taskId": "A", "title": "task a", "summary": "did A"}
     ]
@@ -40,8 +39,7 @@ def test_the_runner_is_told_the_completion_checks_profile_first() -> None:
         task("a", title="python work", verify=["ruff check ."]),
     )
     world.step()
-    job = world.get("Job", "a-1")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("a-1")
     assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
     assert payload["context"]["profile"]["expectChanges"] is False
 
@@ -146,8 +144,7 @@ def test_failures_retry_with_growing_backoff_then_fail() -> None:
     assert status.failed_attempts == 3
     assert [r.outcome for r in status.history] == ["Failed"] * 3
     assert status.result is not None and status.result.reason == "ToolError"
-    job = world.get("Job", "t-3")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("t-3")
     assert payload["context"]["previousFailure"]["reason"] == "ToolError"
 
 
