@@ -261,10 +261,14 @@ def test_agent_pods_have_capped_disks() -> None:
     world = World(task("t"))
     world.step()
     pod = world.get("Job", "t-1")["spec"]["template"]["spec"]
-    assert {v["name"]: v["emptyDir"]["sizeLimit"] for v in pod["volumes"]} == {
+    empty_dirs = {v["name"]: v["emptyDir"] for v in pod["volumes"] if "emptyDir" in v}
+    assert {name: d.get("sizeLimit") for name, d in empty_dirs.items()} == {
         "workspace": jobs.WORKSPACE_SIZE_LIMIT,
         "tmp": jobs.TMP_SIZE_LIMIT,
+        "workspace-tmp": jobs.TMP_SIZE_LIMIT,
+        "executor": "64Mi",
     }
-    resources = pod["containers"][0]["resources"]
+    workspace = next(c for c in pod["containers"] if c["name"] == "workspace")
+    resources = workspace["resources"]  # where the agent's builds write
     assert resources["requests"]["ephemeral-storage"] == jobs.EPHEMERAL_STORAGE_REQUEST
     assert resources["limits"]["ephemeral-storage"] == jobs.EPHEMERAL_STORAGE_LIMIT
