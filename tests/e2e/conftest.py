@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.chart.conftest import helm
+from tests.chart.conftest import helm, tools
 from tests.integration.conftest import api, cluster, namespace
 
-__all__ = ["api", "cluster", "helm", "namespace"]
+__all__ = ["api", "cluster", "helm", "namespace", "tools"]
