@@ -66,7 +66,10 @@ class Bench:
             "POST",
             f"/api/v1/namespaces/{name}/secrets",
             body={
-                "metadata": {"name": models.DEFAULT_API_KEY_SECRET},
+                "metadata": {
+                    "name": models.DEFAULT_API_KEY_SECRET,
+                    "labels": {f"{models.GROUP}/agent-credential": "true"},
+                },
                 "stringData": {models.DEFAULT_API_KEY_KEY: "sk-bench"},
             },
         )

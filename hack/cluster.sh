@@ -84,6 +84,13 @@ YAML
   log "adding $NODES kwok nodes"
   "$CLUSTER_DIR/bin/kwokctl" scale node --name "$NAME" --replicas "$NODES" >>"$CLUSTER_DIR/create.log" 2>&1
   kubectl_ wait --for=condition=Ready node --all --timeout=120s >/dev/null
+  # kwok's nodes report no ephemeral storage; agent pods request some (their emptyDirs are
+  # capped), so give each node a capacity for the scheduler to fit them on.
+  local node
+  for node in $(kubectl_ get nodes -o name); do
+    kubectl_ patch "$node" --subresource=status --type=merge \
+      -p '{"status":{"capacity":{"ephemeral-storage":"1Ti"},"allocatable":{"ephemeral-storage":"1Ti"}}}' >/dev/null
+  done
   # Pods need the namespace's default ServiceAccount, made by the controller-manager.
   for _ in $(seq 1 60); do
     kubectl_ get serviceaccount default -n default >/dev/null 2>&1 && break

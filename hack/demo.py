@@ -87,7 +87,8 @@ def install(namespace: str, real: bool) -> None:
     key = os.environ.get("ANTHROPIC_API_KEY", "") if real else "simulated-by-kwok"
     secret = {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": models.DEFAULT_API_KEY_SECRET, "namespace": namespace},
+        "metadata": {"name": models.DEFAULT_API_KEY_SECRET, "namespace": namespace,
+                     "labels": {f"{models.GROUP}/agent-credential": "true"}},
         "stringData": {models.DEFAULT_API_KEY_KEY: key},
     }
     run(kubectl, "apply", "-f", "-", stdin=yaml.safe_dump(secret))

@@ -7,7 +7,7 @@ burst of changes makes one) a background thread recomputes the `views.Model` and
 the listeners (the live page's streams) its new version.
 
 What a read-only dashboard cannot know: whether the API key Secrets exist (it may not
-read Secrets), so `snapshot.secrets` stays empty and every Secret counts as usable.
+read Secrets), so `snapshot.secrets` stays None and the Secret check is skipped.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from agent_operator import scheduling
+from agent_operator import scheduling, settings_sandbox
 
 from agent_console import cache, kube
 
@@ -107,7 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         [None] if args.all_namespaces else sorted(set(args.namespaces or [default_namespace]))
     )
     config = scheduling.Config(
-        max_concurrent=args.max_concurrent, fallback_profile=args.fallback_profile
+        max_concurrent=args.max_concurrent,
+        fallback_profile=args.fallback_profile,
+        # the operator's limits, from the AGENT_OPERATOR_ALLOWED_* variables the chart sets
+        policy=settings_sandbox.SandboxSettings().policy(),
     )
     store = cache.Cache(
         config=config,

@@ -19,7 +19,9 @@ from pydantic.alias_generators import to_camel
 from agent_api import models
 
 # --- environment variables the operator sets on the agent container
-ENV_TASK_JSON: Final = "AGENT_TASK_JSON"
+ENV_TASK_JSON: Final = "AGENT_TASK_JSON"  # the task input itself (by hand; not in Jobs)
+ENV_TASK_FILE: Final = "AGENT_TASK_FILE"  # where the task input is (the Job's ConfigMap)
+ENV_EXECUTOR_SOCKET: Final = "AGENT_EXECUTOR_SOCKET"  # the workspace executor's socket
 ENV_MODEL: Final = "AGENT_MODEL"
 ENV_MAX_TOKENS: Final = "AGENT_MAX_TOKENS"
 ENV_MAX_TURNS: Final = "AGENT_MAX_TURNS"
@@ -29,6 +31,16 @@ ENV_API_KEY: Final = "ANTHROPIC_API_KEY"
 ENV_GIT_TOKEN: Final = "GIT_TOKEN"
 ENV_HOME: Final = "HOME"
 RESERVED_ENV: Final = models.RESERVED_ENV  # the set a profile's spec.env may not override
+
+# --- the task input as a file: a ConfigMap named after the attempt's Job, owned by it,
+# mounted read-only into the runner's container (an env var is capped at 128 KiB)
+TASK_FILE_KEY: Final = "task.json"
+TASK_FILE_DIR: Final = "/etc/agent-task"
+TASK_FILE_PATH: Final = f"{TASK_FILE_DIR}/{TASK_FILE_KEY}"
+# --- the workspace executor: installed into, and listening on, a volume both containers share
+EXECUTOR_DIR: Final = "/run/agent-executor"
+EXECUTOR_FILE: Final = f"{EXECUTOR_DIR}/executor.py"
+EXECUTOR_SOCKET: Final = f"{EXECUTOR_DIR}/executor.sock"
 
 # Annotations of the task that are the operator's or kubectl's bookkeeping, not the task's.
 _BOOKKEEPING_PREFIXES: Final = (models.GROUP, "kopf.zalando.org")

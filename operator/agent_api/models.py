@@ -599,6 +599,8 @@ RESERVED_ENV = (
     "AGENT_MAX_TURNS",
     "AGENT_TIMEOUT_SECONDS",
     "AGENT_NAME",
+    "AGENT_TASK_FILE",
+    "AGENT_EXECUTOR_SOCKET",
     "ANTHROPIC_API_KEY",
     "GIT_TOKEN",
     "HOME",
@@ -639,7 +641,10 @@ class PodSettings(ApiModel):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     runtime_class_name: str | None = Field(
-        default=None, description="RuntimeClass, e.g. gvisor for a sandbox."
+        default=None,
+        description="RuntimeClass of the attempt pod, e.g. gvisor or kata: a kernel "
+        "boundary around the workspace container, where the agent's commands run (it "
+        "applies to the whole pod, runner included). See docs/security.md.",
     )
     service_account_name: str | None = Field(
         default=None,
@@ -699,7 +704,16 @@ class AgentProfileSpec(ApiModel):
         default=DEFAULT_RUNNER_IMAGE,
         min_length=1,
         max_length=1024,
-        description="Container image of the agent runner.",
+        description="Container image of the agent runner (it holds the credentials, calls "
+        "the model and runs git).",
+    )
+    workspace_image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Container image of the workspace container, where every command of "
+        "the agent runs, without any credential: a team's own toolchain image, any image "
+        "with python3 (the executor is one standard-library file). Default: spec.image.",
     )
     resources: Resources = Field(default_factory=Resources)
     start_timeout_seconds: int = Field(

@@ -36,11 +36,13 @@ from agent_kube import preflight as preflight_module
 
 from agent_operator import (
     dispatcher,
+    egress,
     handlers,
     kube,
     metrics,
     scheduling,
     settings,
+    settings_sandbox,
     store,
 )
 
@@ -95,6 +97,14 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--resync-seconds", type=float)
     parser.add_argument("--log-level")
     parser.add_argument("--log-format", choices=["text", "json"])
+    for field, info in settings_sandbox.SandboxSettings.model_fields.items():
+        flag = f"--{field.replace('_', '-')}"
+        if info.annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            parser.add_argument(
+                flag, help="comma-separated" if "list" in str(info.annotation) else None
+            )
     args = vars(parser.parse_args(argv))
     if args.get("namespaces"):
         args["namespaces"] = [
@@ -165,11 +175,21 @@ async def run(config: settings.OperatorSettings) -> None:
                 job_ttl_seconds=config.job_ttl_seconds,
                 identity=identity,
                 namespace_weights=tuple(sorted(config.namespace_weights.items())),
+                policy=config.policy(),
             ),
             pass_budget_seconds=config.pass_budget_seconds,
             namespaces=namespaces,
             elector=elector,  # None: leader election off, always dispatching
             resync_seconds=config.resync_seconds,
+            egress_policy=egress.config_from(
+                cidrs=config.egress_cidrs,
+                except_cidrs=config.egress_except_cidrs,
+                cluster_cidrs=config.cluster_cidrs,
+                dns_namespace=config.egress_dns_namespace,
+                dns_labels=config.egress_dns_labels,
+            )
+            if config.egress_policy
+            else None,
         )
         registry = handlers.registry_for(cache, loop, kubeconfig=config.kubeconfig)
         logger.info(

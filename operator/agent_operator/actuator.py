@@ -18,7 +18,7 @@ from typing import Any
 
 from agent_api import models
 
-from agent_operator import api, bounded, eventing, jobs, kube, metrics, patches, scheduling
+from agent_operator import api, bounded, egress, eventing, jobs, kube, metrics, patches, scheduling
 from agent_operator import store as store_module
 
 logger = logging.getLogger(__name__)
@@ -35,10 +35,12 @@ class Actuator:
         client: api.ClusterApi,
         store: store_module.Store,
         events: eventing.EventPoster,
+        egress: egress.Keeper | None = None,  # None: no egress NetworkPolicy is kept
     ) -> None:
         self._client = client
         self._store = store
         self._events = events
+        self._egress = egress
 
     async def apply(
         self,
@@ -114,6 +116,11 @@ class Actuator:
     async def _create(
         self, dispatch: scheduling.Dispatch, now: datetime.datetime
     ) -> tuple[scheduling.Dispatch, bool]:
+        # No agent pod without its egress policy: a namespace where it cannot be written
+        # gets no Job (the task stays queued with the reason, and is tried again).
+        problem = await self._egress.ensure(dispatch.namespace) if self._egress else None
+        if problem is not None:
+            return await self._refused(dispatch, problem, now)
         try:
             raw = await self._client.create_job(dispatch.job)
         except kube.ApiError as error:
@@ -124,20 +131,24 @@ class Actuator:
                 if error.status == 409
                 else f"{error.status} {error.reason}: {error.message}"
             )
-            logger.warning(
-                "could not create Job %s/%s: %s", dispatch.namespace, dispatch.job_name, message
-            )
-            status = scheduling.status_after_refused_create(dispatch, message, now)
-            await self._write_status(
-                "AgentTask", dispatch.key, dispatch.status_before.to_api(), status
-            )
-            return dispatch, False
+            return await self._refused(dispatch, message, now)
         self._store.apply("Job", "ADDED", raw)
+        await self._create_context(dispatch, raw)
         if dispatch.latency_seconds is not None:
             metrics.DISPATCH_LATENCY.labels(dispatch.scope[0]).observe(
                 max(0.0, dispatch.latency_seconds)
             )
         return dispatch, True
+
+    async def _refused(
+        self, dispatch: scheduling.Dispatch, message: str, now: datetime.datetime
+    ) -> tuple[scheduling.Dispatch, bool]:
+        logger.warning(
+            "could not create Job %s/%s: %s", dispatch.namespace, dispatch.job_name, message
+        )
+        status = scheduling.status_after_refused_create(dispatch, message, now)
+        await self._write_status("AgentTask", dispatch.key, dispatch.status_before.to_api(), status)
+        return dispatch, False
 
     async def _adopt(self, dispatch: scheduling.Dispatch) -> bool:
         """True when the existing Job is this task's (made by another pass or replica)."""
@@ -146,7 +157,24 @@ class Actuator:
         if existing is None or view is None or view.owner_uid != dispatch.task_uid:
             return False
         self._store.apply("Job", "MODIFIED", existing)
+        await self._create_context(dispatch, existing)
         return True
+
+    async def _create_context(self, dispatch: scheduling.Dispatch, job: dict[str, Any]) -> None:
+        """The ConfigMap with the task input, owned by the Job. Until it exists the pod
+        waits in ContainerCreating; if it cannot be made, the start timeout ends the
+        attempt with the API server's answer in the operator's log."""
+        if dispatch.context is None or not (job.get("metadata") or {}).get("uid"):
+            return
+        try:
+            await self._client.create_config_map(jobs.owned_by(dispatch.context, job))
+        except kube.ApiError as error:
+            if error.status != 409:  # 409: made already (an earlier pass, another replica)
+                logger.warning(
+                    "could not create the task input ConfigMap %s/%s: %s %s: %s",
+                    dispatch.namespace, dispatch.job_name, error.status, error.reason,
+                    error.message,
+                )
 
     async def _write_status(
         self,

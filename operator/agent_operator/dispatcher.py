@@ -25,6 +25,7 @@ from agent_operator import (
     actuator,
     api,
     clock,
+    egress,
     eventing,
     gathering,
     leadership,
@@ -56,6 +57,7 @@ class Dispatcher:
         elector: leadership.Elector | None = None,  # None: standalone, always leading
         resync_seconds: float = 300.0,
         pass_budget_seconds: float = 5.0,
+        egress_policy: egress.EgressConfig | None = None,  # None: keep no egress policy
         now: clock.Clock = clock.system_clock,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -76,7 +78,14 @@ class Dispatcher:
             client=client, store=store, config=config, monotonic=monotonic
         )
         self.events = eventing.EventPoster(client)
-        self.actuator = actuator.Actuator(client=client, store=store, events=self.events)
+        self.actuator = actuator.Actuator(
+            client=client,
+            store=store,
+            events=self.events,
+            egress=egress.Keeper(client, egress_policy, monotonic=monotonic)
+            if egress_policy is not None
+            else None,
+        )
 
     def wake(self) -> None:
         """Asks for a pass soon (called by the watch handlers)."""

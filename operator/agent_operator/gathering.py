@@ -1,5 +1,6 @@
 """Gathering a pass's inputs beyond the cache: the pods of finished Jobs (their reports),
-Jobs the cache may have missed, Secret checks (cached briefly), and the breakers of scopes
+Jobs the cache may have missed, the labels, annotations and key names of the Secrets tasks
+reference (cached briefly; never a value), and the breakers of scopes
 that have no AgentPlan object (kept in memory between passes)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from agent_api import models
 
 from agent_operator import api, bounded, jobs, results, scheduling
 from agent_operator import store as store_module
+from agent_operator.scheduling import policy
 
 SECRET_TTL_SECONDS = 10.0
 
@@ -31,7 +33,7 @@ class Gatherer:
         self._config = config
         self._monotonic = monotonic
         self._reports: dict[tuple[str, str], results.PodReport | None] = {}
-        self._secrets: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+        self._secrets: dict[tuple[str, str], tuple[float, policy.SecretMeta | None]] = {}
         self._circuits: dict[scheduling.PlanScope, models.CircuitStatus] = {}
 
     async def gather(self, snapshot: scheduling.Snapshot) -> None:
@@ -80,9 +82,9 @@ class Gatherer:
     async def _check_secrets(self, snapshot: scheduling.Snapshot) -> None:
         moment = self._monotonic()
 
-        async def check(key: tuple[str, str, str]) -> None:
-            problem = await self._client.secret_problem(*key)
-            self._secrets[key] = (self._monotonic(), problem)
+        async def check(key: tuple[str, str]) -> None:
+            meta = await self._client.secret_meta(*key)
+            self._secrets[key] = (self._monotonic(), meta)
 
         keys = scheduling.secrets_needed(snapshot, self._config)
         stale = [

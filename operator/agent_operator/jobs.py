@@ -18,6 +18,14 @@ from agent_operator import clock, results
 
 MANAGED_BY = names.OPERATOR_MANAGER
 CONTAINER = results.AGENT_CONTAINER
+WORKSPACE_CONTAINER = results.WORKSPACE_CONTAINER
+INSTALL_CONTAINER = "install-executor"
+# The runner's own needs (model calls, git): the profile's resources go to the workspace
+# container, where the agent's builds and tests run.
+RUNNER_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"memory": "1Gi"},
+}
 ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
 ANNOTATION_START_TIMEOUT = f"{models.GROUP}/start-timeout-seconds"
 # Holds a finished attempt's Job and pod (whose termination message is the report) until
@@ -26,6 +34,12 @@ ANNOTATION_START_TIMEOUT = f"{models.GROUP}/start-timeout-seconds"
 RESULT_FINALIZER = f"{models.GROUP}/result"
 _MAX_NAME = names.MAX_NAME
 RUNNER_UID = 10001  # the runner image's user (runner/Dockerfile)
+# Disk: the emptyDirs are capped (the kubelet evicts a pod past a sizeLimit), and the agent
+# container asks for and is limited to ephemeral storage unless its profile says otherwise.
+WORKSPACE_SIZE_LIMIT = "8Gi"
+TMP_SIZE_LIMIT = "1Gi"
+EPHEMERAL_STORAGE_REQUEST = "1Gi"
+EPHEMERAL_STORAGE_LIMIT = "10Gi"
 
 
 def job_name(task_name: str, attempt: int) -> str:
@@ -165,16 +179,15 @@ def build(inputs: JobInputs) -> dict[str, Any]:
     timeout = int(spec.get("timeoutSeconds", 7200))
     # The profile's own variables first: for a duplicate name the later entry wins, so the
     # operator's settings below always apply (the CRD also refuses reserved names).
-    env: list[dict[str, Any]] = [
+    profile_env: list[dict[str, Any]] = [
         {"name": var.name, "value": var.value}
         for var in profile.env
         if var.name not in contract.RESERVED_ENV
     ]
-    env += [
-        {
-            "name": contract.ENV_TASK_JSON,
-            "value": contract.encode_task_input(task, inputs.context),
-        },
+    env = [
+        *profile_env,
+        {"name": contract.ENV_TASK_FILE, "value": contract.TASK_FILE_PATH},
+        {"name": contract.ENV_EXECUTOR_SOCKET, "value": contract.EXECUTOR_SOCKET},
         {"name": contract.ENV_MODEL, "value": profile.model},
         {"name": contract.ENV_MAX_TOKENS, "value": str(profile.max_tokens)},
         {"name": contract.ENV_MAX_TURNS, "value": str(profile.max_turns)},
@@ -199,6 +212,13 @@ def build(inputs: JobInputs) -> dict[str, Any]:
                 },
             }
         )
+    hardened = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    executor_mount = {"name": "executor", "mountPath": contract.EXECUTOR_DIR}
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": profile.image,
@@ -206,27 +226,60 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         "env": env,
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": dict(hardened),
+        "resources": RUNNER_RESOURCES,
         "volumeMounts": [
             {"name": "workspace", "mountPath": "/workspace"},
             {"name": "tmp", "mountPath": "/tmp"},
+            dict(executor_mount),
+            {"name": "task", "mountPath": contract.TASK_FILE_DIR, "readOnly": True},
         ],
     }
+    # Where the agent's commands run: no Secret in its env or volumes, its own /tmp, its
+    # own process namespace (no shareProcessNamespace), so it cannot read, signal or trace
+    # the runner. Only plain variables of the profile reach it, none of the runner's.
+    workspace_env = [
+        *(var for var in profile_env if not var["name"].startswith(("ANTHROPIC_", "AGENT_"))),
+        {"name": contract.ENV_HOME, "value": "/tmp"},
+    ]
+    workspace: dict[str, Any] = {
+        "name": WORKSPACE_CONTAINER,
+        "image": profile.workspace_image or profile.image,
+        "command": [
+            "python3", "-I", contract.EXECUTOR_FILE,
+            "--socket", contract.EXECUTOR_SOCKET, "--root", "/workspace",
+        ],
+        "workingDir": "/workspace",
+        "env": workspace_env,
+        "securityContext": dict(hardened),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": "/workspace"},
+            {"name": "workspace-tmp", "mountPath": "/tmp"},
+            dict(executor_mount),
+        ],
+    }
+    install: dict[str, Any] = {
+        "name": INSTALL_CONTAINER,
+        "image": profile.image,
+        "command": ["agent-executor", "--install", contract.EXECUTOR_FILE],
+        "securityContext": dict(hardened),
+        "resources": RUNNER_RESOURCES,
+        "volumeMounts": [dict(executor_mount)],
+    }
     resources = _scaled_memory(
-        {k: v for k, v in profile.resources.to_api().items() if v}, inputs.memory_factor
+        {k: dict(v) for k, v in profile.resources.to_api().items() if v}, inputs.memory_factor
     )
-    if resources:
-        container["resources"] = resources
+    # The workspace is where builds run and files grow: the profile's resources, with
+    # ephemeral storage capped unless the profile sets its own.
+    resources.setdefault("requests", {}).setdefault("ephemeral-storage", EPHEMERAL_STORAGE_REQUEST)
+    resources.setdefault("limits", {}).setdefault("ephemeral-storage", EPHEMERAL_STORAGE_LIMIT)
+    workspace["resources"] = resources
     pod_settings = profile.pod
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
+        "shareProcessNamespace": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUNNER_UID,
@@ -234,10 +287,20 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             "fsGroup": RUNNER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container],
+        "initContainers": [install],
+        "containers": [container, workspace],
         "volumes": [
-            {"name": "workspace", "emptyDir": {}},
-            {"name": "tmp", "emptyDir": {}},
+            {"name": "workspace", "emptyDir": {"sizeLimit": WORKSPACE_SIZE_LIMIT}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+            {"name": "workspace-tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+            {"name": "executor", "emptyDir": {"sizeLimit": "64Mi"}},
+            {
+                "name": "task",
+                "configMap": {
+                    "name": name,
+                    "items": [{"key": contract.TASK_FILE_KEY, "path": contract.TASK_FILE_KEY}],
+                },
+            },
         ],
     }
     if pod_settings.node_selector:
@@ -295,6 +358,49 @@ def build(inputs: JobInputs) -> dict[str, Any]:
                 },
                 "spec": pod_spec,
             },
+        },
+    }
+
+
+def build_context(inputs: JobInputs) -> dict[str, Any]:
+    """The ConfigMap holding the attempt's task input, named after its Job; the actuator
+    makes the Job its owner once the Job exists (`owned_by`), so it goes with the Job."""
+    meta = inputs.task["metadata"]
+    name = job_name(meta["name"], inputs.attempt)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {
+                models.LABEL_TASK: names.label_value(meta["name"]),
+                models.LABEL_ATTEMPT: str(inputs.attempt),
+                models.LABEL_MANAGED_BY: MANAGED_BY,
+            },
+        },
+        "immutable": True,
+        "data": {contract.TASK_FILE_KEY: contract.encode_task_input(inputs.task, inputs.context)},
+    }
+
+
+def owned_by(config_map: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """The ConfigMap with the created Job (which has a uid now) as its controller."""
+    meta = job["metadata"]
+    return {
+        **config_map,
+        "metadata": {
+            **config_map["metadata"],
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import ssl
 import time
 import urllib.parse
@@ -19,6 +20,10 @@ from typing import Any
 import aiohttp
 from agent_api import models
 from agent_kube import kubeconfig as kubeconfig_module
+
+from agent_operator.scheduling import policy
+
+logger = logging.getLogger(__name__)
 
 TASKS = f"/apis/{models.GROUP}/{models.VERSION}"
 PLURALS = {"AgentTask": "agenttasks", "AgentPlan": "agentplans", "AgentProfile": "agentprofiles"}
@@ -222,6 +227,12 @@ class Kube:
             )
         )
 
+    async def create_config_map(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        namespace = manifest["metadata"]["namespace"]
+        return dict(
+            await self.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body=manifest)
+        )
+
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return dict(await self.request("GET", self.jobs_path(namespace, name)))
@@ -306,25 +317,52 @@ class Kube:
 
     # -- secrets, events
 
-    async def secret_problem(self, namespace: str, name: str, key: str) -> str | None:
-        """None when the Secret has the key; otherwise what is wrong and how to fix it."""
-        fix = (
-            f"create it: kubectl -n {namespace} create secret generic {name} "
-            f"--from-literal={key}=..."
-        )
+    async def secret_meta(self, namespace: str, name: str) -> policy.SecretMeta | None:
+        """The Secret's labels, annotations and key names (its values are dropped at once);
+        None when it does not exist or the operator may not read it."""
         try:
             secret = await self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
         except ApiError as error:
-            if error.status == 404:
-                return f"Secret {name!r} not found in namespace {namespace!r}: {fix}"
-            if error.status == 403:
-                return (
-                    f"the operator may not read Secret {name!r} in {namespace!r}: {error.message}"
-                )
+            if error.status in (403, 404):
+                if error.status == 403:
+                    logger.warning("may not read Secret %s/%s: %s", namespace, name, error)
+                return None
             raise
-        if key not in (secret.get("data") or {}) and key not in (secret.get("stringData") or {}):
-            return f"Secret {name!r} in namespace {namespace!r} has no key {key!r}: {fix}"
-        return None
+        meta = secret.get("metadata") or {}
+        keys = frozenset((secret.get("data") or {}).keys()) | frozenset(
+            (secret.get("stringData") or {}).keys()
+        )
+        return policy.SecretMeta(
+            labels=dict(meta.get("labels") or {}),
+            annotations=dict(meta.get("annotations") or {}),
+            keys=keys,
+        )
+
+    async def ensure_network_policy(self, manifest: dict[str, Any]) -> None:
+        """Creates the NetworkPolicy, or replaces its spec and labels when they differ."""
+        meta = manifest["metadata"]
+        base = f"/apis/networking.k8s.io/v1/namespaces/{meta['namespace']}/networkpolicies"
+        try:
+            current = await self.request("GET", f"{base}/{meta['name']}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            try:
+                await self.request("POST", base, body=manifest)
+            except ApiError as create_error:
+                if create_error.status != 409:
+                    raise
+            return
+        labels = (current.get("metadata") or {}).get("labels") or {}
+        if current.get("spec") == manifest["spec"] and all(
+            labels.get(k) == v for k, v in (meta.get("labels") or {}).items()
+        ):
+            return
+        body = {
+            **manifest,
+            "metadata": {**meta, "resourceVersion": current["metadata"]["resourceVersion"]},
+        }
+        await self.request("PUT", f"{base}/{meta['name']}", body=body)
 
     async def create_event(self, event: dict[str, Any]) -> None:
         namespace = event["metadata"]["namespace"]

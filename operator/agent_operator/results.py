@@ -10,6 +10,7 @@ from typing import Any
 from agent_api import failures, models
 
 AGENT_CONTAINER = "agent"  # the runner's container in the attempt pod (jobs.CONTAINER)
+WORKSPACE_CONTAINER = "workspace"  # where the agent's commands run (the profile's resources)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,13 @@ def pod_report(pods: list[dict[str, Any]]) -> PodReport | None:
         c.get("type") == "DisruptionTarget" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+    # The agent's builds and tests run in the workspace container: its running out of
+    # memory is the attempt's too.
+    workspace_oom = any(
+        container.get("name") == WORKSPACE_CONTAINER
+        and ((container.get("state") or {}).get("terminated") or {}).get("reason") == "OOMKilled"
+        for container in status.get("containerStatuses") or []
+    )
     for container in status.get("containerStatuses") or []:
         if container.get("name") != AGENT_CONTAINER:
             continue
@@ -64,7 +72,7 @@ def pod_report(pods: list[dict[str, Any]]) -> PodReport | None:
                 exit_code=code if isinstance(code, int) else None,
                 message=terminated.get("message"),
                 pod_reason=status.get("reason"),
-                oom_killed=terminated.get("reason") == "OOMKilled",
+                oom_killed=terminated.get("reason") == "OOMKilled" or workspace_oom,
                 memory_limit=_memory_limit(newest),
                 disrupted=disrupted,
             )
@@ -78,8 +86,11 @@ def _newest(pods: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _memory_limit(pod: dict[str, Any]) -> str | None:
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        if container.get("name") == AGENT_CONTAINER:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    names = {c.get("name") for c in containers}
+    wanted = WORKSPACE_CONTAINER if WORKSPACE_CONTAINER in names else AGENT_CONTAINER
+    for container in containers:
+        if container.get("name") == wanted:
             limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
             return str(limit) if limit is not None else None
     return None

@@ -12,11 +12,14 @@ from typing import Annotated, Literal
 
 from agent_api import models
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from agent_operator.settings_sandbox import SandboxSettings
 
 
-class OperatorSettings(BaseSettings):
-    """What the operator watches and how it dispatches."""
+class OperatorSettings(SandboxSettings):
+    """What the operator watches and how it dispatches (and, from `SandboxSettings`, what
+    agents may be given)."""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_OPERATOR_", extra="ignore")
 

@@ -23,9 +23,11 @@ from agent_api import report, settings_errors
 
 from agent_runner import (
     completion,
+    executor,
     failures,
     pricing,
     prompt,
+    sandbox,
     settings,
     task,
     tools,
@@ -195,6 +197,29 @@ def run_attempt(
         env=env,
     )
     attempt.commands = toolbox.commands
+    try:
+        toolbox.client()
+    except sandbox.Unavailable as error:  # every tool call says so to the model
+        log.runner(f"the workspace executor is not available: {error}")
+    try:
+        work(config, task_input, space, toolbox, env, log, attempt, deadline, clock)
+    finally:
+        toolbox.close()
+
+
+def work(
+    config: settings.Settings,
+    task_input: task.TaskInput,
+    space: workspace.GitWorkspace | workspace.PlainWorkspace,
+    toolbox: tools.ToolBox,
+    env: Mapping[str, str],
+    log: Transcript,
+    attempt: Attempt,
+    deadline: float,
+    clock: loop.SystemClock,
+) -> None:
+    """The agent's turn, the completion checks, and saving the work."""
+    spec = task_input.spec
     checks = task_input.verify
     system = prompt.build_system_prompt(config.system_prompt, branch=space.branch)
     task_prompt = prompt.build_task_prompt(
@@ -242,6 +267,7 @@ def run_attempt(
         attempt.failure = failure
         log.runner(f"attempt failed: {failure}")
 
+    toolbox.stop_processes()  # nothing of the agent's runs while the work is saved
     summary = attempt.summary()
     outcome_word = "completed" if attempt.failure is None else f"failed ({attempt.failure.reason})"
     message = workspace.commit_message(
@@ -302,6 +328,11 @@ def write_report(path: str, encoded: bytes) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point; as a container's PID 1 it forks and stays behind to reap orphans."""
+    return executor.become_init(lambda: run_main(argv))
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env: dict[str, Any] = dict(os.environ)
     redactor = Redactor.from_env(env)
@@ -318,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         attempt.failure = failures.RunFailure(
             failures.INTERNAL_ERROR, f"unexpected {type(error).__name__}: {error}"
         )
+    finally:
+        sandbox.shut_down_pod_executor(env)
     result = build_report(attempt, redactor)
     encoded = report.encode_report(result)
     log("report", encoded.decode(), limit=report.REPORT_LIMIT_BYTES)

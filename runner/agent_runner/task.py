@@ -52,7 +52,10 @@ def parse_task(text: str, *, source: str) -> TaskInput:
 
 
 def load_task(path: str | None, env: Mapping[str, str] = os.environ) -> TaskInput:
-    """Read the task from ``--task FILE``, or from $AGENT_TASK_JSON without one."""
+    """Read the task from ``--task FILE``, else the file $AGENT_TASK_FILE names (an
+    attempt Job's ConfigMap), else $AGENT_TASK_JSON."""
+    if path is None and (env.get(attempt.ENV_TASK_FILE) or "").strip():
+        path = env[attempt.ENV_TASK_FILE].strip()
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -66,6 +69,7 @@ def load_task(path: str | None, env: Mapping[str, str] = os.environ) -> TaskInpu
     if not env_text:
         raise failures.RunFailure(
             failures.CONFIG_ERROR,
-            f"no task given: pass --task FILE or set {TASK_ENV} to the AgentTask JSON",
+            f"no task given: pass --task FILE, set {attempt.ENV_TASK_FILE} to a file or "
+            f"{TASK_ENV} to the AgentTask JSON",
         )
     return parse_task(env_text, source=f"in ${TASK_ENV}")

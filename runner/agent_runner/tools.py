@@ -9,10 +9,7 @@ workspace (read-only, full disk, no shell) ends the attempt, as ToolError.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,13 +18,14 @@ from typing import Any, Final
 
 from agent_api import attempt
 
-from agent_runner import failures, redact, testruns
+from agent_runner import failures, redact, sandbox, testruns
 
 MAX_OUTPUT_CHARS: Final = 30_000  # of one tool result, head and tail kept
-MAX_READ_CHARS: Final = 100_000
-MAX_LIST_ENTRIES: Final = 1000
-LIST_SKIP_DIRS: Final = frozenset({".git", "node_modules", "__pycache__", ".venv", ".tox"})
-FATAL_ERRNOS: Final = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+# Of a command's output the executor keeps this many bytes of the start and of the end
+# (it reads all of it as it comes, whatever its size); the result shows MAX_OUTPUT_CHARS.
+OUTPUT_HEAD_BYTES: Final = 16 * 1024
+OUTPUT_TAIL_BYTES: Final = 64 * 1024
+FILE_TOOLS: Final = frozenset({"read_file", "write_file", "edit_file", "list_files"})
 
 # Of each command's output, the end kept in its record: where test runners print their
 # summary line (see testruns).
@@ -40,7 +38,9 @@ TOOL_DEFINITIONS: Final[list[dict[str, Any]]] = [
         "name": "bash",
         "description": "Run a shell command (bash -c) in the workspace directory and return "
         "its exit code and combined stdout/stderr (long output is cut in the middle). "
-        "Commands are killed after the timeout. No input can be given to them.",
+        "Commands are killed after the timeout. No input can be given to them. A "
+        "background process must send its output elsewhere (`cmd > log 2>&1 &`): output "
+        "is read for 2 s after the shell exits, no longer.",
         "input_schema": {
             "type": "object",
             "properties": {
@@ -207,67 +207,70 @@ def scrubbed_environment(env: Mapping[str, str], root: Path | None = None) -> di
 
 @dataclass
 class ToolBox:
-    """Runs the tools for one workspace and remembers the commands run."""
+    """Runs the tools for one workspace, through the executor, and remembers the commands.
+
+    Every tool runs in the executor (the pod's `workspace` container), never in the
+    runner: a file tool in the runner could be pointed by a symbolic link swapped in at the
+    right moment at the runner's own files. Without an executor given, the first call
+    starts a local one with the credentials taken out of ``env``.
+    """
 
     root: Path
     command_timeout: Callable[[], float]  # seconds allowed for the next command
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     commands: list[CommandRecord] = field(default_factory=list)
+    executor: sandbox.Client | None = None
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
-        self._handlers: dict[str, Callable[[Mapping[str, Any]], str]] = {
-            "bash": self._bash,
-            "read_file": self._read_file,
-            "write_file": self._write_file,
-            "edit_file": self._edit_file,
-            "list_files": self._list_files,
-        }
+
+    def client(self) -> sandbox.Client:
+        if self.executor is None:
+            self.executor = sandbox.connect(
+                self.root, self.env, scrubbed_environment(self.env, self.root)
+            )
+        return self.executor
+
+    def close(self) -> None:
+        """Stops the agent's processes and the executor."""
+        if self.executor is not None:
+            self.executor.close()
+
+    def stop_processes(self) -> None:
+        """Kills whatever the agent's commands left running (before the runner commits)."""
+        if self.executor is None:
+            return
+        with contextlib.suppress(sandbox.Unavailable):
+            self.executor.request({"op": "kill_all"}, timeout=30.0)
 
     def run(self, name: str, tool_input: Mapping[str, Any]) -> ToolOutcome:
         """Run one tool call; raises RunFailure(ToolError) only if the workspace is broken."""
-        handler = self._handlers.get(name)
-        if handler is None:
-            return ToolOutcome(f"unknown tool {name!r}", is_error=True)
         if not isinstance(tool_input, Mapping):
             return ToolOutcome("the tool input must be an object", is_error=True)
+        if name == "bash":
+            try:
+                return ToolOutcome(truncate_middle(self._bash(tool_input)))
+            except ToolInputError as error:
+                return ToolOutcome(str(error), is_error=True)
+        if name not in FILE_TOOLS:
+            return ToolOutcome(f"unknown tool {name!r}", is_error=True)
         try:
-            return ToolOutcome(truncate_middle(handler(tool_input)))
-        except ToolInputError as error:
-            return ToolOutcome(str(error), is_error=True)
-        except OSError as error:
-            if error.errno in FATAL_ERRNOS:
-                raise failures.RunFailure(
-                    failures.TOOL_ERROR,
-                    f"the workspace {self.root} is not usable: {error.strerror} "
-                    f"({name}); give the Job a writable volume with free space",
-                ) from error
-            return ToolOutcome(f"{name} failed: {error.strerror or error}", is_error=True)
-
-    # ------------------------------------------------------------------ paths
-
-    def resolve(self, path: object, *, default: str | None = None) -> Path:
-        """The absolute path inside the workspace; refuses anything that escapes it."""
-        if path is None and default is not None:
-            path = default
-        if not isinstance(path, str) or not path.strip():
-            raise ToolInputError("'path' must be a non-empty string")
-        candidate = Path(path)
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
-        resolved = candidate.resolve()
-        if resolved != self.root and not resolved.is_relative_to(self.root):
-            raise ToolInputError(f"{path} is outside the workspace; use paths inside it")
-        return resolved
-
-    def _relative(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix() or "."
-
-    def _writable(self, path: object) -> Path:
-        resolved = self.resolve(path)
-        if ".git" in resolved.relative_to(self.root).parts:
-            raise ToolInputError("files under .git are managed by the runner; leave them")
-        return resolved
+            answer = self.client().request(
+                {"op": "tool", "name": name, "input": dict(tool_input)}, timeout=120.0
+            )
+        except (sandbox.Unavailable, TypeError, ValueError) as error:
+            return ToolOutcome(f"{name} failed: the workspace executor: {error}", is_error=True)
+        fatal = answer.get("fatal")
+        if isinstance(fatal, str):
+            raise failures.RunFailure(
+                failures.TOOL_ERROR,
+                f"the workspace {self.root} is not usable: {fatal[:500]}; give the Job a "
+                "writable volume with free space",
+            )
+        content = answer.get("content", answer.get("error"))
+        if not isinstance(content, str):
+            return ToolOutcome(f"{name} failed: the executor's answer has no text", is_error=True)
+        return ToolOutcome(truncate_middle(content), is_error=answer.get("is_error") is not False)
 
     # ------------------------------------------------------------------ tools
 
@@ -290,35 +293,26 @@ class ToolBox:
         self, command: str, *, timeout: float, check_round: int | None = None
     ) -> tuple[CommandRecord, str]:
         """Run one command line in the workspace, as the agent's shell does; returns its
-        record (also kept in ``commands``) and its whole output."""
+        record (also kept in ``commands``) and its output (head and tail when long).
+        A command that could not run is a record without exit code and an explanation."""
         started = time.monotonic()
+        exit_code: int | None = None
         try:
-            process = subprocess.Popen(
-                ["bash", "-c", command],
-                cwd=self.root,
-                env=scrubbed_environment(self.env, self.root),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            answer = self.client().request(
+                {"op": "bash", "command": command, "timeout": timeout,
+                 "head_bytes": OUTPUT_HEAD_BYTES, "tail_bytes": OUTPUT_TAIL_BYTES},
+                timeout=timeout,
             )
-        except OSError as error:
-            raise failures.RunFailure(
-                failures.TOOL_ERROR, f"cannot start bash in {self.root}: {error}"
-            ) from error
-        try:
-            output, _ = process.communicate(timeout=timeout)
-            exit_code: int | None = process.returncode
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            output, _ = process.communicate()
-            exit_code = None
-        except BaseException:  # SIGTERM or a crash: leave no command running behind us
-            _kill_group(process)
-            process.wait()
-            raise
+        except sandbox.Unavailable as unavailable:
+            answer = {"error": f"the workspace executor did not run it: {unavailable}"}
+        problem = answer.get("error")
+        text = answer.get("output")
+        if isinstance(problem, str) or not isinstance(text, str):
+            text = f"[not run: {problem if isinstance(problem, str) else 'no output'}]"
+        else:
+            code = answer.get("exit_code")
+            exit_code = code if isinstance(code, int) and not isinstance(code, bool) else None
         seconds = time.monotonic() - started
-        text = output.decode("utf-8", errors="replace")
         record = CommandRecord(
             command,
             exit_code,
@@ -328,82 +322,6 @@ class ToolBox:
         )
         self.commands.append(record)
         return record, text
-
-    def _read_file(self, tool_input: Mapping[str, Any]) -> str:
-        path = self.resolve(tool_input.get("path"))
-        if not path.is_file():
-            raise ToolInputError(f"{self._relative(path)} is not a file")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        offset = tool_input.get("offset")
-        limit = tool_input.get("limit")
-        start = max(1, offset) if isinstance(offset, int) else 1
-        end = start - 1 + limit if isinstance(limit, int) and limit > 0 else len(lines)
-        numbered = "\n".join(
-            f"{number:6}\t{line}" for number, line in enumerate(lines[start - 1 : end], start)
-        )
-        if not numbered:
-            return f"({self._relative(path)} has {len(lines)} lines; none in that range)"
-        return truncate_middle(numbered, MAX_READ_CHARS)
-
-    def _write_file(self, tool_input: Mapping[str, Any]) -> str:
-        path = self._writable(tool_input.get("path"))
-        content = tool_input.get("content")
-        if not isinstance(content, str):
-            raise ToolInputError("'content' must be a string")
-        if path.is_dir():
-            raise ToolInputError(f"{self._relative(path)} is a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-        return f"wrote {self._relative(path)} ({len(content.encode())} bytes)"
-
-    def _edit_file(self, tool_input: Mapping[str, Any]) -> str:
-        path = self._writable(tool_input.get("path"))
-        old = tool_input.get("old_text")
-        new = tool_input.get("new_text")
-        if not isinstance(old, str) or not old or not isinstance(new, str):
-            raise ToolInputError("'old_text' (non-empty) and 'new_text' must be strings")
-        if not path.is_file():
-            raise ToolInputError(f"{self._relative(path)} is not a file")
-        text = path.read_text(encoding="utf-8")
-        count = text.count(old)
-        if count == 0:
-            raise ToolInputError(f"old_text does not occur in {self._relative(path)}")
-        if count > 1 and tool_input.get("replace_all") is not True:
-            raise ToolInputError(
-                f"old_text occurs {count} times in {self._relative(path)}; add context "
-                "to make it unique or set replace_all"
-            )
-        path.write_text(text.replace(old, new), encoding="utf-8")
-        return f"edited {self._relative(path)} ({count} replacement{'s' if count > 1 else ''})"
-
-    def _list_files(self, tool_input: Mapping[str, Any]) -> str:
-        base = self.resolve(tool_input.get("path"), default=".")
-        if not base.is_dir():
-            raise ToolInputError(f"{self._relative(base)} is not a directory")
-        recursive = tool_input.get("recursive", True) is not False
-        entries: list[str] = []
-        total = 0
-        for directory, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d not in LIST_SKIP_DIRS)
-            here = Path(directory)
-            names = [f"{d}/" for d in dirnames] if not recursive else []
-            names += sorted(filenames)
-            for name in names:
-                total += 1
-                if len(entries) < MAX_LIST_ENTRIES:
-                    suffix = "/" if name.endswith("/") else ""
-                    entries.append(self._relative(here / name.rstrip("/")) + suffix)
-            if not recursive:
-                break
-        entries.sort()
-        if total > len(entries):
-            entries.append(f"… and {total - len(entries)} more")
-        return "\n".join(entries) if entries else "(empty)"
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def tests_passed(commands: list[CommandRecord]) -> bool | None:

@@ -14,6 +14,7 @@ agent's shell could read it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -67,20 +68,51 @@ def git_config_env(entries: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+# What git may run or read on the runner's behalf in a clone the agent has had its hands
+# on: no hooks, no fsmonitor daemon, no system or global configuration, and only the
+# transports the runner allows. Command-scope settings (the environment) beat the clone's
+# own .git/config, which the runner also rewrites before it commits (see GitWorkspace).
+HARDENED_CONFIG: Final[dict[str, str]] = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "core.sshCommand": "false",
+    "credential.helper": "",
+    "protocol.allow": "never",
+}
+PROTOCOLS_ENV: Final = "AGENT_GIT_PROTOCOLS"  # e.g. "https" (default) or "https,file"
+DEFAULT_PROTOCOLS: Final = ("https",)
+# Of the runner's environment, what git gets: nothing else (no GIT_*, no secrets).
+_PASSED_ENV: Final = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                      "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy",
+                      "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                      "GIT_COMMITTER_EMAIL")
+
+
+def allowed_protocols(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The transports git may use: $AGENT_GIT_PROTOCOLS (https, http, file) or https."""
+    named = [p.strip() for p in (env.get(PROTOCOLS_ENV) or "").split(",") if p.strip()]
+    return tuple(p for p in named if p in ("https", "http", "file")) or DEFAULT_PROTOCOLS
+
+
 def _git_env(
     base: Mapping[str, str], token: str | None, root: Path | None = None
 ) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in base.items()
-        if not name.startswith("GIT_CONFIG") and name != "GIT_TOKEN"
-    }
+    """A minimal environment for git: a few of the runner's variables, no configuration
+    but the runner's own, the token only on the commands that talk to the remote."""
+    env = {name: base[name] for name in _PASSED_ENV if name in base}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["HOME"] = "/nonexistent"
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_CONFIG_GLOBAL"] = "/dev/null"
     env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ASKPASS"] = "true"
     env.setdefault("GIT_AUTHOR_NAME", DEFAULT_AUTHOR_NAME)
     env.setdefault("GIT_AUTHOR_EMAIL", DEFAULT_AUTHOR_EMAIL)
     env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
     env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
-    config: dict[str, str] = {}
+    config: dict[str, str] = dict(HARDENED_CONFIG)
+    for protocol in allowed_protocols(base):
+        config[f"protocol.{protocol}.allow"] = "always"
     if root is not None:
         # The workspace volume may belong to another uid than the pod's user; without
         # this git refuses it as "dubious ownership".
@@ -88,8 +120,7 @@ def _git_env(
     if token:
         credentials = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         config["http.extraHeader"] = f"Authorization: Basic {credentials}"
-    if config:
-        env.update(git_config_env(config))
+    env.update(git_config_env(config))
     return env
 
 
@@ -145,6 +176,7 @@ class GitWorkspace:
     base_commit: str  # the start branch's tip: files changed are counted from here
     remote_tip: str | None  # the agent branch on the remote when the attempt began
     log: Log
+    config_text: str = ""  # .git/config as the clone left it, before the agent ran
 
     @property
     def branch(self) -> str | None:
@@ -167,9 +199,29 @@ class GitWorkspace:
                 paths.add(entry[3:])
         return tuple(sorted(paths))
 
+    def reset_config(self) -> None:
+        """Puts back the clone's .git/config as the runner wrote it, dropping whatever the
+        agent added (filters, aliases, url rewrites, includes): the runner's git commands
+        run with the credentials at hand. A .git that is no longer a plain directory of
+        the runner's is refused."""
+        git_dir = self.root / ".git"
+        if git_dir.is_symlink() or not git_dir.is_dir():
+            raise failures.RunFailure(
+                failures.TOOL_ERROR, f"{git_dir} is no longer a directory; not saving from it"
+            )
+        target = git_dir / "config"
+        partial = git_dir / "config.runner"
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.config_text)
+        os.replace(partial, target)
+
     def finish(self, message: str) -> Outcome:
         """Commit everything, push the agent branch, and say what changed."""
         try:
+            self.reset_config()
             self.git("add", "--all")
             if self.git("diff", "--cached", "--name-only"):
                 self.git("commit", "--quiet", "--no-verify", "-m", message)
@@ -180,8 +232,8 @@ class GitWorkspace:
                 return Outcome(files_changed=files)
             if head != self.remote_tip:
                 self.git(
-                    "push", "--quiet", "origin", f"HEAD:refs/heads/{self.agent_branch}",
-                    authenticated=True,
+                    "push", "--quiet", "--no-verify", "origin",
+                    f"HEAD:refs/heads/{self.agent_branch}", authenticated=True,
                 )
                 self.log(f"pushed {head[:12]} to {self.agent_branch}")
             return Outcome(files_changed=files, branch=self.agent_branch, commit=head)
@@ -237,6 +289,7 @@ def clone_repository(
         base_commit=base_commit,
         remote_tip=remote_tip,
         log=log,
+        config_text=(root / ".git" / "config").read_text(encoding="utf-8"),
     )
 
 

@@ -17,6 +17,7 @@ from tests.chart.conftest import CHART, REPO
 
 VALUE_SETS: dict[str, list[str]] = {
     "defaults": [],
+    "cluster-wide": ["--set", "operator.allNamespaces=true"],
     "namespaced": ["--set", "operator.allNamespaces=false",
                    "--set", "operator.namespaces={team-a,team-b}"],
     "sidecar-git": ["--set", "syncSidecar.enabled=true", "--set", "syncSidecar.plan=v2",
@@ -127,7 +128,8 @@ def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> Non
     roles = sorted(d["metadata"]["namespace"] for d in docs
                    if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leases"))
     assert roles == ["ao", "team-a", "team-b"]
-    cluster_roles = [d for d in docs if d["kind"] == "ClusterRole"]
+    cluster_roles = [d for d in docs if d["kind"] == "ClusterRole"
+                     and not d["metadata"]["name"].endswith(("-view", "-edit", "-admin"))]
     assert len(cluster_roles) == 1
     resources = {r for rule in cluster_roles[0]["rules"] for r in rule["resources"]}
     assert resources == {"namespaces", "customresourcedefinitions"}
@@ -137,23 +139,97 @@ def test_namespaced_mode_limits_rbac_to_the_listed_namespaces(helm: Path) -> Non
     assert env["AGENT_OPERATOR_ALL_NAMESPACES"] == "false"
 
 
+def sync_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-sync"))
+
+
 def test_sidecar_in_git_mode_gets_its_token_from_the_secret(helm: Path) -> None:
-    deployment = next(d for d in objects(helm, *VALUE_SETS["sidecar-git"]) if d["kind"] == "Deployment")
-    sync = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "sync")
+    deployment = sync_deployment(objects(helm, *VALUE_SETS["sidecar-git"]))
+    [sync] = deployment["spec"]["template"]["spec"]["containers"]
+    assert sync["name"] == "sync"
     assert "--git-url=https://example.com/p.git" in sync["args"]
     assert "--git-path=docs/plan.md" in sync["args"]
     token = next(e for e in sync["env"] if e["name"] == "GIT_TOKEN")
     assert token["valueFrom"]["secretKeyRef"] == {"name": "git-token", "key": "token"}
 
 
-def test_agent_network_policy_allows_dns_and_https_only(helm: Path) -> None:
-    policy = next(d for d in objects(helm) if d["kind"] == "NetworkPolicy"
-                  and d["metadata"]["name"].endswith("-agents"))
-    assert policy["spec"]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/managed-by": "agent-operator"}
-    ports = sorted((p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"])
-    assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
-    assert policy["spec"]["ingress"] == []
+def test_the_agents_policy_is_the_operators_to_keep(helm: Path) -> None:
+    """The chart renders no agent NetworkPolicy (one allowing 443 anywhere would widen the
+    operator's, policies add up); it hands the operator the egress settings, and RBAC to
+    write the policy."""
+    docs = objects(helm)
+    policies = [d["metadata"]["name"] for d in docs if d["kind"] == "NetworkPolicy"]
+    assert not any(name.endswith("-agents") for name in policies)
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and not is_dashboard(d))
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AGENT_OPERATOR_EGRESS_POLICY"] == "true"
+    assert env["AGENT_OPERATOR_EGRESS_EXCEPT_CIDRS"] == "169.254.0.0/16,127.0.0.0/8,fe80::/10,::1/128"
+    assert env["AGENT_OPERATOR_CLUSTER_CIDRS"] == "10.244.0.0/16,10.96.0.0/12"
+    assert env["AGENT_OPERATOR_EGRESS_DNS_LABELS"] == "k8s-app=kube-dns"
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "ao-agent-orchestrator")
+    rule = next(r for r in role["rules"] if "networkpolicies" in r["resources"])
+    assert rule["verbs"] == ["get", "create", "update"]
+    off = objects(helm, "--set", "networkPolicy.agents.enabled=false")
+    env = {e["name"]: e.get("value") for e in next(
+        d for d in off if d["kind"] == "Deployment" and not is_dashboard(d))["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AGENT_OPERATOR_EGRESS_POLICY"] == "false"
+
+
+def test_namespaced_mode_is_the_default(helm: Path) -> None:
+    docs = objects(helm)
+    assert not any(d["kind"] == "ClusterRoleBinding" and d["metadata"]["name"] == "ao-agent-orchestrator"
+                   for d in docs)
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and not is_dashboard(d))
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AGENT_OPERATOR_ALL_NAMESPACES"] == "false"
+    assert env["AGENT_OPERATOR_NAMESPACES"] == "ao"
+    for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+        assert volume["emptyDir"]["sizeLimit"]
+
+
+def test_limits_and_allowlists_reach_the_operator(helm: Path) -> None:
+    from agent_operator.settings import OperatorSettings
+
+    docs = objects(helm, "--set", "security.allowedImages={registry.example/team/}",
+                   "--set", "security.allowedLabelPrefixes={team.example/}")
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and not is_dashboard(d))
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+           if "value" in e}
+    settings = OperatorSettings(**{k[len("AGENT_OPERATOR_"):].lower(): v for k, v in env.items()
+                                   if k.startswith("AGENT_OPERATOR_") and k not in (
+                                       "AGENT_OPERATOR_NAMESPACES",)}, namespaces=["ao"])
+    policy = settings.policy()
+    assert policy.images == ("ghcr.io/coditect-ai/agent-orchestrator-runner:",
+                             "ghcr.io/coditect-ai/agent-orchestrator-runner@", "registry.example/team/")
+    assert policy.label_prefixes == ("team.example/",)
+    assert policy.annotation_prefixes == () and policy.service_accounts == ()
+    assert policy.api_urls == ("https://api.anthropic.com",)
+    dashboard = next(d for d in docs if d["kind"] == "Deployment" and is_dashboard(d))
+    shown = {e["name"]: e.get("value") for e in dashboard["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert shown["AGENT_OPERATOR_ALLOWED_IMAGES"] == env["AGENT_OPERATOR_ALLOWED_IMAGES"]  # same reasons
+    assert "https://github.com" in policy.repository_urls
+    assert not policy.tolerate_all
+
+
+def test_secret_reference_policy_and_user_roles(helm: Path) -> None:
+    docs = objects(helm)
+    vap = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    assert vap["spec"]["failurePolicy"] == "Fail"
+    assert "authorizer.group('')" in vap["spec"]["validations"][0]["expression"]
+    binding = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == vap["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    view, edit, admin = (roles[f"ao-agent-orchestrator-{n}"] for n in ("view", "edit", "admin"))
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert set(view["rules"][0]["verbs"]) == {"get", "list", "watch"}
+    assert edit["rules"][0]["resources"] == ["agenttasks", "agentplans"]
+    assert "rbac.authorization.k8s.io/aggregate-to-view" not in edit["metadata"]["labels"]
+    assert admin["rules"][0]["resources"] == ["agentprofiles"]
+    assert set(admin["metadata"]["labels"]) & {"rbac.authorization.k8s.io/aggregate-to-edit"} == set()
+    off = objects(helm, "--set", "security.secretReferencePolicy=false", "--set", "rbac.userRoles=false")
+    assert not any(d["kind"].startswith("ValidatingAdmissionPolicy") for d in off)
+    assert not any(d["metadata"]["name"].endswith("-view") for d in off)
 
 
 BAD_VALUES = [
@@ -225,8 +301,9 @@ def test_operator_env_and_sidecar_args_are_understood_by_the_programs(
     from agent_sync.cli import build_parser
 
     for values in (VALUE_SETS["sidecar-git"], VALUE_SETS["sidecar-file"], VALUE_SETS["namespaced"]):
-        deployment = next(d for d in objects(helm, *values) if d["kind"] == "Deployment")
-        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        docs = objects(helm, *values)
+        containers = {c["name"]: c for d in docs if d["kind"] == "Deployment" and not is_dashboard(d)
+                      for c in d["spec"]["template"]["spec"]["containers"]}
         env = {e["name"]: e["value"] for e in containers["operator"]["env"] if "value" in e}
         ours = {k for k in env if k.startswith("AGENT_OPERATOR_")}
         known = {f"AGENT_OPERATOR_{name.upper()}" for name in OperatorSettings.model_fields}
@@ -255,8 +332,10 @@ def test_first_install_without_the_crds_defers_profiles_and_says_so(helm: Path) 
 
 def test_trial_key_secret_goes_to_every_profile_namespace(helm: Path) -> None:
     docs = objects(helm, *VALUE_SETS["trial-key"], *VALUE_SETS["namespaced"])
-    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Secret") == [
-        "ao", "team-a", "team-b"]
+    secrets = [d for d in docs if d["kind"] == "Secret"]
+    assert sorted(d["metadata"]["namespace"] for d in secrets) == ["ao", "team-a", "team-b"]
+    assert all(d["metadata"]["labels"]["orchestration.coditect.ai/agent-credential"] == "true"
+               for d in secrets)
 
 
 def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm: Path) -> None:
@@ -264,13 +343,13 @@ def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm:
     role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-leases"))
     assert role["metadata"]["namespace"] == "ao"
     by_name, create = role["rules"]
-    assert by_name["resourceNames"] == ["ao-agent-orchestrator", "agent-sync-v2"]
+    assert by_name["resourceNames"] == ["ao-agent-orchestrator"]
     assert by_name["verbs"] == ["get", "update"]
     assert create["verbs"] == ["create"] and "resourceNames" not in create
     assert not any("kopf.dev" in rule.get("apiGroups", []) for d in docs
                    if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"])
-    env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
-        "containers"][0]["env"]
+    env = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ao-agent-orchestrator")[
+        "spec"]["template"]["spec"]["containers"][0]["env"]
     values = {e["name"]: e.get("value") for e in env}
     assert values["AGENT_OPERATOR_LEADER_ELECTION"] == "true"
     assert values["AGENT_OPERATOR_LEASE_NAME"] == "ao-agent-orchestrator"
@@ -282,7 +361,31 @@ def test_leader_election_has_a_lease_role_by_name_in_the_release_namespace(helm:
                    for d in minimal)
 
 
-@pytest.mark.parametrize("values", [VALUE_SETS["defaults"], VALUE_SETS["namespaced"]],
+def test_the_sidecar_has_its_own_deployment_and_narrow_role(helm: Path) -> None:
+    docs = objects(helm, *VALUE_SETS["sidecar-file"], "--set", "syncSidecar.namespace=plans")
+    operator = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ao-agent-orchestrator")
+    assert [c["name"] for c in operator["spec"]["template"]["spec"]["containers"]] == ["operator"]
+    pod = sync_deployment(docs)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "ao-agent-orchestrator-sync"
+    assert {v["name"]: v.get("emptyDir", {}).get("sizeLimit") for v in pod["volumes"]} == {
+        "tmp": "256Mi", "work": "2Gi", "plan": None}
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "ao-agent-orchestrator-sync")
+    assert role["metadata"]["namespace"] == "plans"
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == {"agenttasks", "agentplans", "agentplans/status", "leases", "secrets"}
+    for rule in role["rules"]:
+        if rule["resources"] == ["secrets"]:
+            assert rule["resourceNames"] == ["anthropic-api-key"] and rule["verbs"] == ["get"]
+        if rule["resources"] == ["leases"] and "update" in rule["verbs"]:
+            assert rule["resourceNames"] == ["agent-sync-v2"]
+    binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "ao-agent-orchestrator-sync")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ao-agent-orchestrator-sync",
+                                    "namespace": "ao"}]
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "ao-agent-orchestrator-sync-metrics")
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "sync"
+
+
+@pytest.mark.parametrize("values", [VALUE_SETS["cluster-wide"], VALUE_SETS["namespaced"]],
                          ids=["cluster-wide", "namespaced"])
 def test_dashboard_reads_only_what_the_operator_watches(helm: Path, values: list[str]) -> None:
     """agent-dashboard: its own Deployment and ServiceAccount, read-only RBAC without
@@ -291,7 +394,7 @@ def test_dashboard_reads_only_what_the_operator_watches(helm: Path, values: list
 
     docs = [d for d in objects(helm, *values) if is_dashboard(d)]
     kinds = sorted(d["kind"] for d in docs)
-    namespaced = "operator.allNamespaces=false" in values
+    namespaced = "operator.allNamespaces=true" not in values
     if namespaced:
         assert kinds == ["Deployment", "NetworkPolicy", "Role", "Role", "Role", "RoleBinding",
                          "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]

@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any
 
 
-def pod_from_job(job: dict[str, Any], *, name: str, host_dir: Path) -> dict[str, Any]:
+def pod_from_job(
+    job: dict[str, Any],
+    *,
+    name: str,
+    host_dir: Path,
+    config_maps: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The pod a Job controller would create from `job`, ready for `podman kube play`.
 
     - emptyDir volumes become host directories with the kubelet's mode (0777), so that
       any runAsUser can write them as on a node; podman's own emptyDir takes the image
       directory's owner instead. The test can look inside them afterwards.
+    - a configMap volume (the task input) becomes a host directory holding the
+      ConfigMap's keys as files, as the kubelet projects them (read-only).
     - each container's terminationMessagePath becomes a host file the container may write,
       as the kubelet mounts one; the test reads it afterwards as the kubelet does.
     """
@@ -30,6 +38,19 @@ def pod_from_job(job: dict[str, Any], *, name: str, host_dir: Path) -> dict[str,
             path = host_dir / "volumes" / volume["name"]
             path.mkdir(parents=True)
             path.chmod(0o777)
+            volumes.append(
+                {"name": volume["name"], "hostPath": {"path": str(path), "type": "Directory"}}
+            )
+        elif "configMap" in volume:
+            wanted = volume["configMap"]["name"]
+            data = next(
+                c["data"] for c in config_maps or [] if c["metadata"]["name"] == wanted
+            )
+            path = host_dir / "configmaps" / volume["name"]
+            path.mkdir(parents=True)
+            for key, value in data.items():
+                (path / key).write_text(value, encoding="utf-8")
+                (path / key).chmod(0o644)
             volumes.append(
                 {"name": volume["name"], "hostPath": {"path": str(path), "type": "Directory"}}
             )

@@ -35,11 +35,13 @@ def _dashboard_pod(helm: Path, images: Images, name: str) -> dict[str, Any]:
             "--set", "dashboard.enabled=true",
             "--set", f"dashboard.image.repository={repository}",
             "--set", f"dashboard.image.tag={tag}",
-            "--show-only", "templates/webdashboard.yaml",
         ],
         check=True, capture_output=True, text=True, timeout=120,
     ).stdout
-    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
+    deployment = next(
+        d for d in yaml.safe_load_all(rendered)
+        if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-dashboard")
+    )
     spec = deployment["spec"]["template"]["spec"]
     spec.pop("serviceAccountName", None)
     for container in spec["containers"]:

@@ -27,7 +27,8 @@ def helm() -> Path:
 
 
 def _chart_pod(helm: Path, images: Images, name: str) -> dict[str, Any]:
-    """The operator Deployment's pod, as the chart renders it with the sidecar on."""
+    """The operator's pod as the chart renders it, with the sync sidecar's container (its
+    own Deployment in the chart) beside it, so that one podman pod runs both."""
     repository, _, tag = images.operator.rpartition(":")
     rendered = subprocess.run(
         [
@@ -35,12 +36,21 @@ def _chart_pod(helm: Path, images: Images, name: str) -> dict[str, Any]:
             "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
             "--set", "syncSidecar.enabled=true", "--set", "syncSidecar.plan=sample",
             "--set", "syncSidecar.file=/plans/plan.md",
-            "--show-only", "templates/deployment.yaml",
         ],
         check=True, capture_output=True, text=True, timeout=120,
     ).stdout
-    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
+    deployments = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"
+    }
+    deployment = deployments["ao-agent-orchestrator"]
+    sync_spec = deployments["ao-agent-orchestrator-sync"]["spec"]["template"]["spec"]
     spec = deployment["spec"]["template"]["spec"]
+    spec["containers"] = [*spec["containers"], *sync_spec["containers"]]
+    names = {v["name"] for v in spec.get("volumes", [])}
+    spec["volumes"] = [
+        *spec.get("volumes", []), *(v for v in sync_spec.get("volumes", []) if v["name"] not in names)
+    ]
     # No API server and no network here: the service account, probes and ports have
     # nothing to talk to; nothing else of the pod changes.
     spec.pop("serviceAccountName", None)

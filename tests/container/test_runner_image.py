@@ -35,19 +35,25 @@ def _job(
     suffix: str,
     api_url: str,
     repository: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The attempt Job exactly as the operator builds it."""
+    resources: dict[str, Any] | None = None,
+    max_turns: int = 5,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The attempt Job and its task input ConfigMap exactly as the operator builds them."""
     task = fakes.agent_task(TASK_ID, repository=repository)
     task["metadata"]["name"] = f"plan-t001-001-{suffix}"
     profile = models.AgentProfileSpec(
         model="claude-sonnet-4-6",
         max_tokens=1024,
-        max_turns=5,
+        max_turns=max_turns,
         image=images.runner,
-        env=[models.EnvVar(name="ANTHROPIC_BASE_URL", value=api_url)],
+        env=[
+            models.EnvVar(name="ANTHROPIC_BASE_URL", value=api_url),
+            # The test's git host speaks plain HTTP on 127.0.0.1; https only otherwise.
+            models.EnvVar(name="AGENT_GIT_PROTOCOLS", value="http"),
+        ],
+        resources=resources or {},
     )
-    return jobs.build(
-        jobs.JobInputs(
+    inputs = jobs.JobInputs(
             task=task,
             attempt=1,
             profile_name="general-purpose",
@@ -66,7 +72,7 @@ def _job(
             ttl_seconds=300,
             created_by="container-test",
         )
-    )
+    return jobs.build(inputs), jobs.build_context(inputs)
 
 
 def test_the_runner_does_a_tool_turn_commits_pushes_and_reports(
@@ -85,7 +91,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
         ),
     )
     git_secret = f"git-token-{suffix}"
-    job = _job(
+    job, context = _job(
         images,
         suffix=suffix,
         api_url=api.url,
@@ -96,7 +102,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
         },
     )
     host = tmp_path / "node"
-    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host)
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=[context])
     container = jobs.CONTAINER
     remotes.start()
     api.start()
@@ -110,11 +116,12 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
             },
             workdir=tmp_path,
         ) as played:
-            ended = played.wait(container, timeout=300)
+            ended = played.wait(timeout=300)
     finally:
         api.stop()
         remotes.stop()
 
+    assert ended[jobs.WORKSPACE_CONTAINER].exit_code == 0, ended[jobs.WORKSPACE_CONTAINER].logs
     logs = ended[container].logs
     assert ended[container].exit_code == 0, logs
     message = kubelet.termination_message(host, container)
@@ -170,10 +177,17 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
     podman: Podman, images: Images, tmp_path: Path, pod_name: str
 ) -> None:
     suffix = pod_name.rsplit("-", 1)[-1]
-    job = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
-    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=tmp_path / "node")
-    container = next(c for c in pod["spec"]["containers"] if c["name"] == jobs.CONTAINER)
+    job, context = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
+    pod = kubelet.pod_from_job(
+        job, name=pod_name, host_dir=tmp_path / "node", config_maps=[context]
+    )
+    # The probe runs where the agent's commands run; the runner just stops the executor.
+    container = next(
+        c for c in pod["spec"]["containers"] if c["name"] == jobs.WORKSPACE_CONTAINER
+    )
     container["command"] = ["sh", "-c", PROBE]
+    runner = next(c for c in pod["spec"]["containers"] if c["name"] == jobs.CONTAINER)
+    runner["command"] = ["true"]
     run_as = pod["spec"]["securityContext"]["runAsUser"]
     with podman.play(
         pod,
@@ -181,13 +195,13 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
         secrets={f"anthropic-api-key-{suffix}": {"ANTHROPIC_API_KEY": fakes.API_KEY}},
         workdir=tmp_path,
     ) as played:
-        ended = played.wait(jobs.CONTAINER, timeout=180)[jobs.CONTAINER]
+        ended = played.wait(jobs.WORKSPACE_CONTAINER, timeout=180)[jobs.WORKSPACE_CONTAINER]
     lines = ended.logs.splitlines()
     assert ended.exit_code == 0, ended.logs
     assert f"uid={run_as} gid={pod['spec']['securityContext']['runAsGroup']}" in lines
     assert "home=/tmp" in lines
     writable = {line.split(" ", 1)[1] for line in lines if line.startswith("writable ")}
-    allowed = ("/workspace", "/tmp", "/dev/shm", "/dev/mqueue")
+    allowed = ("/workspace", "/tmp", "/run/agent-executor", "/dev/shm", "/dev/mqueue")
     assert writable and all(
         any(path == root or path.startswith(root + "/") for root in allowed) for path in writable
     ), sorted(writable)
@@ -202,3 +216,102 @@ def test_the_image_runs_as_uid_10001_with_oci_labels(podman: Podman, images: Ima
     labels = config["Config"]["Labels"]
     for key in ("source", "version", "revision"):
         assert labels.get(f"org.opencontainers.image.{key}"), key
+
+
+# The agent's attack, run as its commands in the workspace container. The key and the token
+# travel base64-encoded in the command and are decoded into unexported shell variables, and
+# grep takes them from a pipe: otherwise they would be in the probe's own command line.
+LEAK_PROBE = r"""K=$(echo {key} | base64 -d); T=$(echo {token} | base64 -d)
+for pid in /proc/[0-9]*; do tr '\0' '\n' < $pid/environ; tr '\0' ' ' < $pid/cmdline; echo; \
+  done > /tmp/everything 2>/dev/null
+grep -rIlsF --exclude-dir=proc --exclude-dir=sys -f <(printf '%s\n%s\n' "$K" "$T") / \
+  > /tmp/found 2>/dev/null
+grep -qF -f <(printf '%s\n%s\n' "$K" "$T") /tmp/everything && echo "LEAK in a process"
+[ -s /tmp/found ] && sed 's/^/LEAK in /' /tmp/found
+echo "processes: $(ls -d /proc/[0-9]* | wc -l); probe done"
+"""
+PLANT = r"""mark='tr "\0" " " < /proc/1/cmdline >> /workspace/.ran; echo >> /workspace/.ran'
+for hook in pre-push pre-commit post-commit reference-transaction; do
+  printf '#!/bin/sh\n%s\n' "$mark" > .git/hooks/$hook; chmod +x .git/hooks/$hook; done
+printf '#!/bin/sh\n%s\n' "$mark" > /workspace/monitor.sh; chmod +x /workspace/monitor.sh
+git config core.fsmonitor /workspace/monitor.sh
+git config core.hooksPath .git/hooks
+echo 'print("work")' > work.py && echo planted
+"""
+
+
+def test_the_agent_finds_no_credential_and_cannot_take_over_the_runner(
+    podman: Podman, images: Images, tmp_path: Path, pod_name: str
+) -> None:
+    import base64
+
+    suffix = pod_name.rsplit("-", 1)[-1]
+    remotes = GitServer(tmp_path / "remotes", fakes.GIT_TOKEN)
+    bare = remotes.bare("app", {"README.md": "# app\n"})
+    encoded = {
+        "key": base64.b64encode(fakes.API_KEY.encode()).decode(),
+        "token": base64.b64encode(fakes.GIT_TOKEN.encode()).decode(),
+    }
+    api = fakes.FakeMessagesAPI()
+    api.reply(
+        fakes.ok(fakes.tool_use("bash", {"command": LEAK_PROBE.format(**encoded)})),
+        fakes.ok(fakes.tool_use("bash", {"command": PLANT})),
+        fakes.ok(fakes.tool_use("bash", {"command": "head -c 2G /dev/urandom; echo survived"})),
+        fakes.ok(fakes.tool_use("bash", {"command": "(sleep 900 &) ; sleep 900 & echo forked"})),
+        fakes.ok(fakes.tool_use("bash", {"command": "echo still here"})),
+        fakes.report_call("Probed, planted, flooded and forked"),
+    )
+    git_secret = f"git-token-{suffix}"
+    job, context = _job(
+        images,
+        suffix=suffix,
+        api_url=api.url,
+        repository={
+            "url": f"{remotes.url}/app.git",
+            "branch": "main",
+            "credentialsSecret": {"name": git_secret, "key": "token"},
+        },
+        resources={"limits": {"memory": "512Mi"}},
+        max_turns=10,
+    )
+    job["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "AGENT_COMMAND_TIMEOUT_SECONDS", "value": "120"}
+    )
+    host = tmp_path / "node"
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=[context])
+    remotes.start()
+    api.start()
+    try:
+        with podman.play(
+            pod,
+            network="host",
+            secrets={
+                f"anthropic-api-key-{suffix}": {"ANTHROPIC_API_KEY": fakes.API_KEY},
+                git_secret: {"token": fakes.GIT_TOKEN},
+            },
+            workdir=tmp_path,
+        ) as played:
+            ended = played.wait(timeout=600)
+    finally:
+        api.stop()
+        remotes.stop()
+
+    runner = ended[jobs.CONTAINER]
+    assert runner.exit_code == 0, runner.logs
+    assert ended[jobs.WORKSPACE_CONTAINER].exit_code == 0, ended[jobs.WORKSPACE_CONTAINER].logs
+    results_seen = [json.dumps(request["messages"][-1]) for request in api.requests[1:]]
+    assert len(results_seen) == 5, results_seen  # one per command; the report ends it
+    probe, planted, flood, forked, after = results_seen
+    assert "probe done" in probe and "LEAK" not in probe, probe
+    assert "planted" in planted
+    assert "survived" in flood and ("bytes cut" in flood or "characters cut" in flood)
+    assert "forked" in forked and "still here" in after
+    # Committed and reported, and nothing the agent planted ran in the runner's container.
+    message = kubelet.termination_message(host, jobs.CONTAINER)
+    result = contract.parse_report(message)
+    assert result.status == "succeeded", message
+    branch = f"agent/{TASK_ID}"
+    assert result.commit == git(bare, "rev-parse", branch)
+    assert "work.py" in result.files_changed
+    ran = kubelet.volume(host, "workspace") / ".ran"
+    assert not ran.exists() or "agent-runner" not in ran.read_text(), ran.read_text()

@@ -95,7 +95,9 @@ def processes(cluster: Path, tmp_path: Path) -> Iterator[dict[str, Callable[...,
             cluster, tmp_path / f"operator-{len(started)}.log",
             str(BIN / "agent-operator"), "--namespace", namespace, *args,
             env={"AGENT_OPERATOR_METRICS_PORT": "0", "AGENT_OPERATOR_HEALTH_PORT": "0",
-                 "AGENT_OPERATOR_LISTEN_ADDRESS": "127.0.0.1", "AGENT_OPERATOR_PEERING_NAME": ""},
+                 "AGENT_OPERATOR_LISTEN_ADDRESS": "127.0.0.1", "AGENT_OPERATOR_PEERING_NAME": "",
+                 "AGENT_OPERATOR_ALLOWED_IMAGES": "*",
+                 "AGENT_OPERATOR_ALLOWED_ANNOTATION_PREFIXES": "sim.orchestration.coditect.ai/"},
         )
         started.append(found)
         return found
@@ -113,6 +115,8 @@ def ns(namespace: str) -> str:
     """A namespace with the API key Secret the agent Jobs reference."""
     kubectl("-n", namespace, "create", "secret", "generic", "anthropic-api-key",
             "--from-literal=ANTHROPIC_API_KEY=sk-test")
+    kubectl("-n", namespace, "label", "secret", "anthropic-api-key",
+            "orchestration.coditect.ai/agent-credential=true")
     return namespace
 
 

@@ -32,6 +32,13 @@ pytestmark = pytest.mark.integration
 OUTCOME = "sim.orchestration.coditect.ai/outcome"
 STAGES = Path(__file__).parent / "stages" / "agent-outcomes.yaml"
 GROUP = "orchestration.coditect.ai"
+CREDENTIAL = f"{GROUP}/agent-credential"  # the label that opts a Secret in for agents
+# The kwok Stages are chosen by a pod annotation and some tests name unpullable images:
+# the operator's limits are widened for them (test_sandbox.py tests the limits).
+TEST_LIMITS = {
+    "AGENT_OPERATOR_ALLOWED_IMAGES": "*",
+    "AGENT_OPERATOR_ALLOWED_ANNOTATION_PREFIXES": "sim.orchestration.coditect.ai/",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -55,16 +62,25 @@ def ns(namespace: str, stages: None) -> str:
         "anthropic-api-key",
         "--from-literal=ANTHROPIC_API_KEY=sk-test",
     )
+    kubectl("-n", namespace, "label", "secret", "anthropic-api-key", f"{CREDENTIAL}=true")
     return namespace
 
 
 class Operator:
     """One agent-operator process; its log goes to a file shown when a test fails."""
 
-    def __init__(self, cluster: Path, namespace: str, log: Path, *args: str) -> None:
+    def __init__(
+        self,
+        cluster: Path,
+        namespace: str,
+        log: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log = log
         env = {
             **os.environ,
+            **(TEST_LIMITS if env is None else env),
             "KUBECONFIG": str(cluster),
             "AGENT_OPERATOR_METRICS_PORT": "0",
             "AGENT_OPERATOR_HEALTH_PORT": "0",
@@ -100,8 +116,8 @@ def operators(cluster: Path, tmp_path: Path) -> Iterator[Callable[..., Operator]
     """Starts operator processes; every one is stopped (by PID) after the test."""
     started: list[Operator] = []
 
-    def start(namespace: str, *args: str) -> Operator:
-        op = Operator(cluster, namespace, tmp_path / f"operator-{len(started)}.log", *args)
+    def start(namespace: str, *args: str, env: dict[str, str] | None = None) -> Operator:
+        op = Operator(cluster, namespace, tmp_path / f"operator-{len(started)}.log", *args, env=env)
         started.append(op)
         return op
 
@@ -486,12 +502,13 @@ def test_a_missing_api_key_secret_is_named_and_creating_it_unblocks(
     operators(ns)
 
     def blocked_on_secret() -> bool:
-        return condition(tasks_by_id(ns)["T"], "Ready").get("reason") == "SecretMissing"
+        return condition(tasks_by_id(ns)["T"], "Ready").get("reason") == "CredentialNotAllowed"
 
-    wait_for("SecretMissing", blocked_on_secret)
+    wait_for("CredentialNotAllowed", blocked_on_secret)
     message = condition(tasks_by_id(ns)["T"], "Ready")["message"]
-    assert "team-key" in message and "kubectl" in message
+    assert "team-key" in message and "kubectl" in message and CREDENTIAL in message
     kubectl("-n", ns, "create", "secret", "generic", "team-key", "--from-literal=KEY=sk")
+    kubectl("-n", ns, "label", "secret", "team-key", f"{CREDENTIAL}=true")
     wait_for("T Succeeded", lambda: phases(ns).get("T") == "Succeeded", timeout=60)
     job = jobs_by_name(ns)["k-t-1"]
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}

@@ -43,6 +43,8 @@ def other_ns(api: kubernetes.client.ApiClient, stages: None) -> Iterator[str]:  
         "-n", name, "create", "secret", "generic", "anthropic-api-key",
         "--from-literal=ANTHROPIC_API_KEY=sk-test",
     )
+    kubectl("-n", name, "label", "secret", "anthropic-api-key",
+            "orchestration.coditect.ai/agent-credential=true")
     yield name
     core.delete_namespace(name, propagation_policy="Background")
 

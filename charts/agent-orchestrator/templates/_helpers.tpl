@@ -102,3 +102,35 @@ and Events. Never Secrets, never a write. */}}
   resources: ["pods", "pods/log", "events"]
   verbs: ["get", "list", "watch"]
 {{- end -}}
+
+{{/* A map as comma-separated key=value pairs, keys sorted. */}}
+{{- define "ao.keyValues" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := . -}}{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
+{{/* The operator's limits (security.*) as AGENT_OPERATOR_* variables: the operator applies
+them, the dashboard shows the same reasons. */}}
+{{- define "ao.securityEnv" -}}
+- name: AGENT_OPERATOR_ALLOWED_API_URLS
+  value: {{ join "," .Values.security.allowedApiURLs | quote }}
+- name: AGENT_OPERATOR_ALLOWED_REPOSITORY_URLS
+  value: {{ join "," .Values.security.allowedRepositoryURLs | quote }}
+- name: AGENT_OPERATOR_ALLOWED_IMAGES
+  value: {{ join "," (concat (list (printf "%s:" .Values.runner.repository) (printf "%s@" .Values.runner.repository)) .Values.security.allowedImages | uniq) | quote }}
+- name: AGENT_OPERATOR_ALLOWED_SERVICE_ACCOUNTS
+  value: {{ join "," .Values.security.allowedServiceAccounts | quote }}
+- name: AGENT_OPERATOR_ALLOWED_RUNTIME_CLASSES
+  value: {{ join "," .Values.security.allowedRuntimeClasses | quote }}
+- name: AGENT_OPERATOR_ALLOWED_PRIORITY_CLASSES
+  value: {{ join "," .Values.security.allowedPriorityClasses | quote }}
+- name: AGENT_OPERATOR_ALLOWED_TOLERATION_KEYS
+  value: {{ join "," .Values.security.allowedTolerationKeys | quote }}
+- name: AGENT_OPERATOR_ALLOW_TOLERATE_ALL
+  value: {{ .Values.security.allowTolerateAll | quote }}
+- name: AGENT_OPERATOR_ALLOWED_LABEL_PREFIXES
+  value: {{ join "," .Values.security.allowedLabelPrefixes | quote }}
+- name: AGENT_OPERATOR_ALLOWED_ANNOTATION_PREFIXES
+  value: {{ join "," .Values.security.allowedAnnotationPrefixes | quote }}
+{{- end -}}

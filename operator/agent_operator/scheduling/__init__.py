@@ -17,6 +17,7 @@ One concern per module:
 | `settling` | done, finished and rerun tasks |
 | `profiles` | the routing decision as the task's `Routed` condition |
 | `readiness` | the chain of checks that may hold a task back |
+| `policy` | what agents may be given: credentials, URLs, profile limits |
 | `capacity` | queue order, caps, the breaker's hold |
 | `starting` | the attempt's context, Job and status |
 | `plans` | breakers, plan statuses, ownerReferences |
@@ -41,6 +42,7 @@ from agent_operator.scheduling.inputs import (
     starts_to_check,
 )
 from agent_operator.scheduling.passes import decide
+from agent_operator.scheduling.policy import Policy, SecretMeta
 from agent_operator.scheduling.snapshot import (
     NO_PLAN,
     Config,
@@ -62,7 +64,9 @@ __all__ = [
     "FinishedAttempt",
     "PlanEntry",
     "PlanScope",
+    "Policy",
     "Release",
+    "SecretMeta",
     "Snapshot",
     "TaskEntry",
     "TaskKey",

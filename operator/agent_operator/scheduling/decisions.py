@@ -27,6 +27,9 @@ class Dispatch:
     status_before: models.AgentTaskStatus  # the task's status before this pass started it
     generation: int | None  # the task's metadata.generation this pass read
     retry_at: datetime.datetime  # when to try again after a refused create
+    # The ConfigMap with the task input the Job's pod mounts (jobs.build_context); created
+    # right after the Job, owned by it.
+    context: dict[str, Any] | None = None
 
     @property
     def job_name(self) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agent_operator import jobs
-from agent_operator.scheduling.progress import TERMINAL
 from agent_operator.scheduling.readiness import required_secrets
 from agent_operator.scheduling.snapshot import (
     Config,
@@ -52,13 +51,18 @@ def starts_to_check(snapshot: Snapshot) -> list[jobs.JobView]:
     ]
 
 
-def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str, str]]:
-    """Secret keys the Jobs of tasks that may start would reference."""
-    needed: set[tuple[str, str, str]] = set()
+def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str]]:
+    """(namespace, name) of the Secrets the Jobs of tasks that may start would reference:
+    those of running and finished tasks too, as an attempt that ends or a rerun may make
+    the task ready in the same pass. A namespace's tasks share few Secrets."""
+    needed: set[tuple[str, str]] = set()
     for entry in snapshot.tasks:
         task = entry.task
-        if task.spec.done or task.status.phase in TERMINAL or task.status.current_job:
+        if task.spec.done:
             continue
         plan_spec = plan_spec_of(snapshot, scope_of(task), config)
-        needed.update(required_secrets(task.metadata.namespace or "", task.spec, plan_spec))
+        needed.update(
+            use.secret
+            for use in required_secrets(task.metadata.namespace or "", task.spec, plan_spec)
+        )
     return needed

@@ -3,8 +3,9 @@
 1. attempts: each task's attempt records are reconciled with its Jobs;
 2. settling: done, finished and rerun tasks are settled;
 3. readiness: every other task is routed (from the route cache, or by matching the rules
-   within the pass's time budget) and checked (suspended, plan paused, cycle,
-   dependencies, gates, profile, Secret), then its retry backoff;
+   within the pass's time budget) and checked (suspended, plan missing, plan paused,
+   cycle, dependencies, gates, profile, the profile's limits, URLs, Secrets), then its
+   retry backoff;
 4. capacity: the global cap is shared fairly among the namespaces with ready work (each
    free slot goes to the namespace with the fewest running attempts per unit of weight);
    within a namespace ready tasks start P0 first, then oldest, within the plan and profile
@@ -139,6 +140,7 @@ def _readiness_inputs(
         cycles=cycles,
         secrets=snapshot.secrets,
         default_plan=config.default_plan,
+        policy=config.policy,
     )
 
 

@@ -1,10 +1,11 @@
 """Readiness: whether a task may run now, as a chain of small pure checks.
 
 Each check looks at one thing (suspended, plan missing, plan paused, cycle, dependencies,
-gates, profile, secrets) and returns a `Block` with a reason constant, a message saying
-what to do, and the IDs or gates that hold the task; the first block wins.
-`required_secrets` is the one rule for which Secret keys a task's Jobs reference: the
-gatherer fetches exactly those, and the secrets check reads exactly those.
+gates, profile, the profile's limits, URLs, secrets) and returns a `Block` with a reason
+constant, a message saying what to do, and the IDs or gates that hold the task; the first
+block wins. `required_secrets` is the one rule for which Secret keys a task's Jobs
+reference: the gatherer fetches exactly those Secrets, and the secrets check reads exactly
+those. What is allowed is `policy`'s (the operator's settings).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from agent_api import models
 
 from agent_operator import routing
+from agent_operator.scheduling import policy as policy_module
 from agent_operator.scheduling import reasons
 from agent_operator.scheduling.progress import DependencyScope, TaskProgress
 
@@ -38,8 +40,11 @@ class Inputs:
 
     members: Mapping[DependencyScope, Mapping[str, TaskProgress]]  # task ID -> task, per scope
     cycles: Mapping[DependencyScope, Mapping[str, tuple[str, ...]]]  # task ID -> its cycle
-    secrets: Mapping[tuple[str, str, str], str | None]  # (ns, Secret, key) -> problem or None
+    # (ns, Secret) -> what was read of it (None: absent or unreadable); None: not read at
+    # all (the dashboard), and the check is skipped
+    secrets: Mapping[tuple[str, str], policy_module.SecretMeta | None] | None
     default_plan: str = "default"  # whose settings tasks without a plan take
+    policy: policy_module.Policy = dataclasses.field(default_factory=policy_module.Policy)
 
 
 Check = Callable[[TaskProgress, routing.Route, Inputs], Block | None]
@@ -47,12 +52,26 @@ Check = Callable[[TaskProgress, routing.Route, Inputs], Block | None]
 
 def required_secrets(
     namespace: str, spec: models.AgentTaskSpec, plan_spec: models.AgentPlanSpec
-) -> list[tuple[str, str, str]]:
-    """The (namespace, Secret, key) references the task's Jobs would carry."""
-    needed = [(namespace, plan_spec.api_key_secret.name, plan_spec.api_key_secret.key)]
+) -> list[policy_module.SecretUse]:
+    """The Secret keys the task's Jobs would carry, and where each value would be sent."""
+    api_key = plan_spec.api_key_secret
+    plan = f"AgentPlan {spec.plan!r}" if spec.plan else "the namespace's default AgentPlan"
+    needed = [
+        policy_module.SecretUse(
+            namespace, api_key.name, api_key.key, f"spec.apiKeySecret of {plan}"
+        )
+    ]
     if spec.repository and spec.repository.credentials_secret:
         cred = spec.repository.credentials_secret
-        needed.append((namespace, cred.name, cred.key))
+        needed.append(
+            policy_module.SecretUse(
+                namespace,
+                cred.name,
+                cred.key,
+                "spec.repository.credentialsSecret",
+                url=spec.repository.url,
+            )
+        )
     return needed
 
 
@@ -143,11 +162,49 @@ def profile(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block |
     return None
 
 
+def profile_limits(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if route.spec is None or route.builtin:
+        return None
+    problems = policy_module.profile_problems(route.spec, inputs.policy)
+    if problems:
+        return Block(
+            reasons.PROFILE_NOT_ALLOWED,
+            f"AgentProfile {route.profile_name!r} sets what the operator does not allow: "
+            f"{'; '.join(problems)}; change the profile or ask the operator's administrator "
+            "to widen the limit named",
+        )
+    return None
+
+
+def urls(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    if route.spec is None:
+        return None
+    problem = policy_module.url_problem(task.spec, route.spec, inputs.policy)
+    return Block(reasons.URL_NOT_ALLOWED, problem) if problem else None
+
+
 def secrets(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
-    for key in required_secrets(task.namespace, task.spec, task.plan_spec):
-        problem = inputs.secrets.get(key)
+    if inputs.secrets is None:
+        return None
+    api_url = (route.spec and policy_module.base_url(route.spec)) or policy_module.DEFAULT_API_URL
+    for use in required_secrets(task.namespace, task.spec, task.plan_spec):
+        if use.secret not in inputs.secrets:  # not read for this pass: the next one reads it
+            return Block(
+                reasons.CHECKING_SECRET,
+                f"checking Secret {use.name!r} ({use.field})",
+                recheck_after=datetime.timedelta(seconds=1),
+            )
+        meta = inputs.secrets[use.secret]
+        problem = policy_module.credential_problem(use, meta, api_url)
         if problem:
-            return Block(reasons.SECRET_MISSING, problem, recheck_after=SECRET_RECHECK)
+            reason = (
+                reasons.SECRET_MISSING
+                if meta is not None
+                and use.key not in meta.keys
+                and meta.labels.get(policy_module.LABEL_AGENT_CREDENTIAL) == "true"
+                else reasons.CREDENTIAL_NOT_ALLOWED
+            )
+            return Block(reason, problem, recheck_after=SECRET_RECHECK)
     return None
 
 
@@ -159,6 +216,8 @@ CHECKS: tuple[Check, ...] = (
     dependencies,
     gates,
     profile,
+    profile_limits,
+    urls,
     secrets,
 )
 """In order: the first block is the one the task shows."""

@@ -19,14 +19,27 @@ DEPENDENCY_MISSING: Final = "DependencyMissing"
 WAITING_FOR_DEPENDENCIES: Final = "WaitingForDependencies"
 GATED: Final = "Gated"
 PROFILE_NOT_FOUND: Final = "ProfileNotFound"
+PROFILE_NOT_ALLOWED: Final = "ProfileNotAllowed"
+URL_NOT_ALLOWED: Final = "URLNotAllowed"
+CREDENTIAL_NOT_ALLOWED: Final = "CredentialNotAllowed"
 SECRET_MISSING: Final = "SecretMissing"
+CHECKING_SECRET: Final = "CheckingSecret"  # not read for this pass yet: the next reads it
 CIRCUIT_OPEN: Final = "CircuitOpen"
 MARKED_DONE: Final = "MarkedDone"
 
 # Blocks a person must resolve: their transition Event is a Warning.
 NEEDS_A_PERSON: Final = frozenset(
-    {PLAN_NOT_FOUND, DEPENDENCY_MISSING, DEPENDENCY_FAILED, CYCLE, PROFILE_NOT_FOUND,
-     SECRET_MISSING}
+    {
+        PLAN_NOT_FOUND,
+        DEPENDENCY_MISSING,
+        DEPENDENCY_FAILED,
+        CYCLE,
+        PROFILE_NOT_FOUND,
+        PROFILE_NOT_ALLOWED,
+        URL_NOT_ALLOWED,
+        CREDENTIAL_NOT_ALLOWED,
+        SECRET_MISSING,
+    }
 )
 
 # --- Ready=True: ready, and what it waits for

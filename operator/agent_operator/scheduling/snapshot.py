@@ -12,6 +12,7 @@ from typing import Any, Final
 from agent_api import models, names
 
 from agent_operator import jobs, results
+from agent_operator.scheduling.policy import Policy, SecretMeta
 
 TaskKey = tuple[str, str]  # (namespace, name)
 
@@ -76,9 +77,10 @@ class Snapshot:
     start_problems: dict[tuple[str, str], results.StartProblem | None] = dataclasses.field(
         default_factory=dict
     )  # (namespace, Job) of attempts not started yet -> what keeps them, None: nothing yet
-    secrets: dict[tuple[str, str, str], str | None] = dataclasses.field(
-        default_factory=dict
-    )  # (namespace, Secret, key) -> None when usable, else what is wrong
+    # (namespace, Secret) -> its labels, annotations and keys, None when absent or
+    # unreadable. The gatherer always fills it; left None (the dashboard, which may not
+    # read Secrets) the Secret check is skipped.
+    secrets: dict[tuple[str, str], SecretMeta | None] | None = None
     circuits: dict[PlanScope, models.CircuitStatus] = dataclasses.field(
         default_factory=dict
     )  # breakers of scopes without an AgentPlan object (kept in memory)
@@ -96,6 +98,7 @@ class Config:
     identity: str = "agent-operator"
     # The weight of each namespace in the fair share of the global cap (unlisted: 1).
     namespace_weights: tuple[tuple[str, float], ...] = ()
+    policy: Policy = dataclasses.field(default_factory=Policy)  # what agents may be given
 
 
 def scope_of(task: models.AgentTask) -> PlanScope:

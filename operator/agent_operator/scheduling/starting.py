@@ -74,8 +74,7 @@ def start_attempt(
     status = task.status
     before = working_copy(status)
     number = max((r.number for r in status.history), default=0) + 1
-    manifest = jobs.build(
-        jobs.JobInputs(
+    job_inputs = jobs.JobInputs(
             task=task.entry.raw,
             attempt=number,
             profile_name=route.profile_name,
@@ -87,7 +86,7 @@ def start_attempt(
             created_by=config.identity,
             memory_factor=memory_factor(route.spec, status),
         )
-    )
+    manifest = jobs.build(job_inputs)
     name = manifest["metadata"]["name"]
     queued = clock.parse_time(status.queued_time)
     latency = (now - queued).total_seconds() if queued else None
@@ -116,6 +115,7 @@ def start_attempt(
         status_before=before,
         generation=task.meta.generation,
         retry_at=now + REFUSED_CREATE_RETRY,
+        context=jobs.build_context(job_inputs),
     )
 
 

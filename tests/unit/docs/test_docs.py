@@ -31,7 +31,7 @@ VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 # Keys whose children are data (Kubernetes objects, label sets, the profile list),
 # not settings of their own: the key is documented, its contents are not.
 DATA_KEYS = frozenset({"resources", "labels", "annotations"})
-DATA_PATHS = frozenset({"profiles.items"})
+DATA_PATHS = frozenset({"profiles.items", "networkPolicy.agents.dnsLabels"})
 
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1", re.MULTILINE | re.DOTALL)

@@ -16,6 +16,7 @@ from typing import Any
 
 from agent_api import models
 from agent_operator import api, kube
+from agent_operator.scheduling import policy
 
 _uids = itertools.count(1)
 _versions = itertools.count(1)
@@ -44,9 +45,19 @@ class FakeCluster:
             kind: {} for kind in ("AgentTask", "AgentPlan", "AgentProfile", "Job")
         }
         self.pods: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (ns, Job) -> pods
-        self.secret_problems: dict[tuple[str, str, str], str] = {}
+        # (ns, Secret) -> what the operator may read of it; absent: no such Secret. Every
+        # Secret is an opted-in agent credential with the usual keys unless a test says not.
+        self.secrets: dict[tuple[str, str], policy.SecretMeta] = {}
+        self.secrets_default: policy.SecretMeta | None = policy.SecretMeta(
+            labels={policy.LABEL_AGENT_CREDENTIAL: "true"},
+            annotations={policy.ANNOTATION_ALLOWED_HOSTS: "*"},
+            keys=frozenset({"token", models.DEFAULT_API_KEY_KEY}),
+        )
+        self.network_policies: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refuse_network_policies: kube.ApiError | None = None
         self.refuse_creates: kube.ApiError | None = None
         self.created: list[str] = []
+        self.config_maps: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.events: list[dict[str, Any]] = []
         self.job_event_list: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -104,6 +115,13 @@ class FakeCluster:
         job["metadata"]["creationTimestamp"] = self.now_stamp
         self.created.append(key[1])
         return copy.deepcopy(self.put(job, event="ADDED"))
+
+    async def create_config_map(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        key = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        if key in self.config_maps:
+            raise kube.ApiError(409, "AlreadyExists", f"configmaps {key[1]} already exists")
+        self.config_maps[key] = copy.deepcopy(manifest)
+        return copy.deepcopy(manifest)
 
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         job = self.objects["Job"].get((namespace, name))
@@ -177,8 +195,16 @@ class FakeCluster:
         updated["metadata"]["ownerReferences"] = refs
         return copy.deepcopy(self.put(updated))
 
-    async def secret_problem(self, namespace: str, name: str, key: str) -> str | None:
-        return self.secret_problems.get((namespace, name, key))
+    async def secret_meta(self, namespace: str, name: str) -> policy.SecretMeta | None:
+        return self.secrets.get((namespace, name), self.secrets_default)
+
+    async def ensure_network_policy(self, manifest: dict[str, Any]) -> None:
+        if self.refuse_network_policies is not None:
+            raise self.refuse_network_policies
+        key = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        if self.network_policies.get(key) != manifest:
+            self.writes += 1
+            self.network_policies[key] = copy.deepcopy(manifest)
 
     async def create_event(self, event: dict[str, Any]) -> None:
         self.events.append(event)

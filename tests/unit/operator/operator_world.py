@@ -1,7 +1,7 @@
 """A tiny in-memory cluster for driving scheduling passes in unit tests.
 
 What it fakes: the API server behind the operator's boundary (fake_cluster.FakeCluster:
-storage, merge patches, the pods of finished Jobs, Secret checks, the watch that feeds the
+storage, merge patches, the pods of finished Jobs, the Secrets' metadata, the watch that feeds the
 cache) and the Job controller's verdicts (a test says when a Job completes or fails). What
 it does not fake: the cache (`store.Store`), the gatherer, every decision
 (`scheduling.decide`) and the actuator that writes them, which run as the dispatcher runs
@@ -14,10 +14,11 @@ import asyncio
 import copy
 import datetime
 import itertools
+import json
 from typing import Any
 
 from agent_api import models
-from agent_operator import clock, dispatcher, kube, scheduling, store
+from agent_operator import clock, dispatcher, egress, kube, scheduling, store
 from fake_cluster import FakeCluster, finished_pod
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -87,6 +88,7 @@ class World:
         *objects: dict[str, Any],
         max_concurrent: int = 5,
         namespace_weights: dict[str, float] | None = None,
+        policy: scheduling.Policy | None = None,  # default: no limits
     ) -> None:
         self.now = T0
         self.cluster = FakeCluster()
@@ -96,16 +98,18 @@ class World:
             max_concurrent=max_concurrent,
             identity="test",
             namespace_weights=tuple(sorted((namespace_weights or {}).items())),
+            policy=policy if policy is not None else scheduling.Policy.permissive(),
         )
         self.dispatcher = dispatcher.Dispatcher(
             client=self.cluster,
             store=self.cache,
             config=self.config,
             namespaces=["ns"],
+            egress_policy=egress.EgressConfig(),
             now=lambda: self.now,
             monotonic=lambda: (self.now - T0).total_seconds(),
         )
-        self.secrets_missing = self.cluster.secret_problems
+        self.secrets = self.cluster.secrets  # (ns, name) -> SecretMeta; default: opted in
         self.events: list[scheduling.Event] = []
         for obj in objects:
             self.put(obj)
@@ -124,6 +128,14 @@ class World:
 
     def put(self, obj: dict[str, Any]) -> None:
         self.cluster.put(obj)
+
+    def task_input(self, job: str, namespace: str = "ns") -> dict[str, Any]:
+        """The task input the Job's pod reads: its ConfigMap, which the Job owns."""
+        config_map = self.cluster.config_maps[(namespace, job)]
+        owner = config_map["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["name"]) == ("Job", job)
+        assert owner["uid"] == self.get("Job", job, namespace)["metadata"]["uid"]
+        return dict(json.loads(config_map["data"]["task.json"]))
 
     def get(self, kind: str, name: str, namespace: str = "ns") -> dict[str, Any]:
         return self.objects[kind][(namespace, name)]

@@ -63,8 +63,11 @@ def test_out_of_memory_names_the_limit_and_retries_with_more_memory() -> None:
     assert status.result is not None and "memory limit 1Gi" in status.result.summary
     world.advance(60)
     world.step()
-    resources = world.get("Job", "t-2")["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert resources == {"requests": {"memory": "1024Mi"}, "limits": {"memory": "2048Mi"}}
+    resources = world.get("Job", "t-2")["spec"]["template"]["spec"]["containers"][1]["resources"]
+    assert resources == {
+        "requests": {"memory": "1024Mi", "ephemeral-storage": jobs.EPHEMERAL_STORAGE_REQUEST},
+        "limits": {"memory": "2048Mi", "ephemeral-storage": jobs.EPHEMERAL_STORAGE_LIMIT},
+    }
 
 
 def test_a_pod_that_cannot_pull_its_image_shows_why_then_ends_at_the_start_timeout() -> None:

@@ -138,6 +138,7 @@ def test_a_replica_that_loses_the_lease_mid_pass_writes_nothing_more() -> None:
         loop.gate.observe(True)
         await asyncio.sleep(0)
         snapshot = cache.snapshot()
+        await loop.gatherer.gather(snapshot)
         decision = scheduling.decide(snapshot, scheduling.Config(identity="unit"), T0)
         assert len(decision.dispatches) == 2
         elector.holds = False  # the Lease expired while the pass was deciding

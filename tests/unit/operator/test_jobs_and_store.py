@@ -29,9 +29,10 @@ def _task(name: str = "myplan-t001-009") -> dict[str, Any]:
     }
 
 
-def _build(task: dict[str, Any], profile: models.AgentProfileSpec | None = None) -> dict[str, Any]:
-    return jobs.build(
-        jobs.JobInputs(
+def _inputs(
+    task: dict[str, Any], profile: models.AgentProfileSpec | None = None
+) -> jobs.JobInputs:
+    return jobs.JobInputs(
             task=task,
             attempt=3,
             profile_name="devops",
@@ -62,7 +63,10 @@ def _build(task: dict[str, Any], profile: models.AgentProfileSpec | None = None)
             ttl_seconds=99,
             created_by="me",
         )
-    )
+
+
+def _build(task: dict[str, Any], profile: models.AgentProfileSpec | None = None) -> dict[str, Any]:
+    return jobs.build(_inputs(task, profile))
 
 
 def test_job_names_are_deterministic_and_short() -> None:
@@ -88,16 +92,31 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["nodeSelector"] == {"pool": "agents"} and pod["runtimeClassName"] == "gvisor"
-    container = pod["containers"][0]
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert container["command"] == ["agent-runner", "--workspace", "/workspace"]
-    assert container["resources"] == {"limits": {"cpu": "1"}}
-    env = {e["name"]: e for e in container["env"]}
+    assert pod["shareProcessNamespace"] is False
+    runner, workspace = pod["containers"]
+    assert (runner["name"], workspace["name"]) == ("agent", "workspace")
+    for container in (runner, workspace, *pod["initContainers"]):
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert runner["command"] == ["agent-runner", "--workspace", "/workspace"]
+    assert runner["resources"] == jobs.RUNNER_RESOURCES
+    assert workspace["resources"] == {  # the profile's: builds run here
+        "requests": {"ephemeral-storage": jobs.EPHEMERAL_STORAGE_REQUEST},
+        "limits": {"cpu": "1", "ephemeral-storage": jobs.EPHEMERAL_STORAGE_LIMIT},
+    }
+    env = {e["name"]: e for e in runner["env"]}
     assert env["ANTHROPIC_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "key", "key": "K"}
     assert env["GIT_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "git", "key": "token"}
     assert env["AGENT_MODEL"]["value"] == "m" and env["AGENT_TIMEOUT_SECONDS"]["value"] == "60"
-    payload = json.loads(env["AGENT_TASK_JSON"]["value"])
+    assert env["AGENT_TASK_FILE"]["value"] == attempt.TASK_FILE_PATH
+    assert "AGENT_TASK_JSON" not in env
+    # The task input is a file from the Job's ConfigMap, mounted into the runner only.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["task"]["configMap"]["name"] == job["metadata"]["name"]
+    config_map = jobs.build_context(_inputs(_task()))
+    assert config_map["metadata"]["name"] == job["metadata"]["name"]
+    payload = json.loads(config_map["data"][attempt.TASK_FILE_KEY])
     assert payload["spec"]["taskId"] == "T001.009"
     assert "managedFields" not in payload["metadata"]
     assert payload["metadata"]["annotations"] == {"team": "a"}
@@ -112,6 +131,62 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     }
     assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
     assert payload["context"]["previousFailure"] == {"reason": "ToolError", "summary": "boom"}
+    owned = jobs.owned_by(config_map, {"metadata": {"name": "myplan-t001-009-3", "uid": "j1"}})
+    assert owned["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "batch/v1", "kind": "Job", "name": "myplan-t001-009-3", "uid": "j1",
+        "controller": True, "blockOwnerDeletion": True,
+    }
+
+
+def test_no_secret_reaches_the_workspace_container() -> None:
+    profile = models.AgentProfileSpec(
+        image="runner:1",
+        workspace_image="toolchain:2",
+        env=[models.EnvVar(name="ANTHROPIC_BASE_URL", value="http://proxy"),
+             models.EnvVar(name="AGENT_BACKEND", value="api"),
+             models.EnvVar(name="GOFLAGS", value="-mod=mod")],
+    )
+    pod = _build(_task(), profile)["spec"]["template"]["spec"]
+    workspace = next(c for c in pod["containers"] if c["name"] == "workspace")
+    assert workspace["image"] == "toolchain:2"
+    assert workspace["env"] == [{"name": "GOFLAGS", "value": "-mod=mod"},
+                                {"name": "HOME", "value": "/tmp"}]
+    assert "envFrom" not in workspace
+    mounted = {m["name"] for m in workspace["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert all("secret" not in volumes[name] and "projected" not in volumes[name]
+               for name in mounted)
+    assert "task" not in mounted and "tmp" not in mounted
+    assert workspace["command"][:3] == ["python3", "-I", attempt.EXECUTOR_FILE]
+    install = pod["initContainers"][0]
+    assert install["image"] == "runner:1" and install["command"][0] == "agent-executor"
+    default = _build(_task())["spec"]["template"]["spec"]["containers"][1]
+    assert default["image"] == "img"  # the runner's image unless the profile says
+
+
+def test_a_long_cjk_description_and_200_dependencies_fit_in_the_task_file() -> None:
+    task = _task()
+    task["spec"]["description"] = "漢字かな交じり文" * (64 * 1024 // 24 + 1)  # > 64 KiB UTF-8
+    assert len(task["spec"]["description"].encode()) > 64 * 1024
+    inputs = _inputs(task)
+    context = inputs.context.model_copy(
+        update={
+            "dependencies": [
+                attempt.DependencyResult(task_id=f"T{i:03}", title=f"依存 {i}", summary="要約" * 100)
+                for i in range(200)
+            ]
+        }
+    )
+    inputs = jobs.JobInputs(**{**inputs.__dict__, "context": context})
+    job = jobs.build(inputs)
+    config_map = jobs.build_context(inputs)
+    text = config_map["data"][attempt.TASK_FILE_KEY]
+    assert len(text.encode()) > 128 * 1024  # more than one env var may hold
+    assert len(text.encode()) < 1024 * 1024  # a ConfigMap holds 1 MiB
+    assert len(json.dumps(job).encode()) < 16 * 1024  # the Job does not carry it
+    parsed, parsed_context = attempt.parse_task_input(text, source="test")
+    assert parsed.spec.description == task["spec"]["description"]
+    assert len(parsed_context.dependencies) == 200
 
 
 def test_job_view_reads_outcomes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 
@@ -26,8 +27,7 @@ def test_dependencies_run_in_order_and_dependents_start_in_the_same_pass() -> No
     assert world.phase("a") == "Succeeded"
     assert world.status("a").result is not None and world.status("a").result.summary == "did A"
     assert world.running_jobs() == ["b-1"]
-    job = world.get("Job", "b-1")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("b-1")
     assert payload["context"]["dependencies"] == [
         {"taskId": "A", "title": "task a", "summary": "did A"}
     ]
@@ -39,8 +39,7 @@ def test_the_runner_is_told_the_completion_checks_profile_first() -> None:
         task("a", title="python work", verify=["ruff check ."]),
     )
     world.step()
-    job = world.get("Job", "a-1")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("a-1")
     assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
     assert payload["context"]["profile"]["expectChanges"] is False
 
@@ -145,8 +144,7 @@ def test_failures_retry_with_growing_backoff_then_fail() -> None:
     assert status.failed_attempts == 3
     assert [r.outcome for r in status.history] == ["Failed"] * 3
     assert status.result is not None and status.result.reason == "ToolError"
-    job = world.get("Job", "t-3")
-    payload = json.loads(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"])
+    payload = world.task_input("t-3")
     assert payload["context"]["previousFailure"]["reason"] == "ToolError"
 
 
@@ -290,13 +288,14 @@ def test_routing_profile_missing_and_builtin_fallback() -> None:
     assert world.phase("named") == "Running"
 
 
-def test_a_missing_secret_blocks_with_its_name() -> None:
+def test_a_missing_secret_key_blocks_with_its_name() -> None:
     world = World(plan("p", apiKeySecret={"name": "key", "key": "K"}), task("t", plan="p"))
-    world.secrets_missing[("ns", "key", "K")] = "Secret 'key' not found"
     world.step()
     assert ready_reason(world, "t") == "SecretMissing"
     assert "'key'" in (world.status("t").message or "")
-    world.secrets_missing.clear()
+    world.secrets[("ns", "key")] = dataclasses.replace(
+        world.cluster.secrets_default, keys=frozenset({"K"})
+    )
     world.advance(11)  # the gatherer looks a Secret up again after 10 s
     world.step()
     assert world.phase("t") == "Running"

@@ -41,6 +41,7 @@ def git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("AGENT_GIT_PROTOCOLS", "file")  # the remotes are file:// ones
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Runner")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "runner@example.test")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Runner")

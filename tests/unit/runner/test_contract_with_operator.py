@@ -23,11 +23,10 @@ from .fakes import FakeMessagesAPI, Reply, agent_task, api_error, ok, report_cal
 def _operator_input(
     task: dict[str, Any], verify: list[str] | None = None
 ) -> tuple[str, dict[str, str]]:
-    """The AGENT_TASK_JSON the operator would give this task's third attempt, and the
+    """The task file the operator would give this task's third attempt, and the
     plain env values it sets."""
     task = {**task, "metadata": {**task["metadata"], "uid": "uid-1", "namespace": "ns"}}
-    job = jobs.build(
-        jobs.JobInputs(
+    inputs = jobs.JobInputs(
             task=task,
             attempt=3,
             profile_name="backend-developer",
@@ -46,12 +45,13 @@ def _operator_input(
             ttl_seconds=60,
             created_by="test",
         )
-    )
+    job = jobs.build(inputs)
     env = {
         e["name"]: e.get("value", "")
         for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    return env[attempt.ENV_TASK_JSON], env
+    assert env[attempt.ENV_TASK_FILE] == attempt.TASK_FILE_PATH
+    return jobs.build_context(inputs)["data"][attempt.TASK_FILE_KEY], env
 
 
 def _operator_reads(run: Run) -> tuple[models.TaskResult, str | None]:

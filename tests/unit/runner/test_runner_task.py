@@ -73,3 +73,29 @@ def test_the_checks_come_from_the_context_else_from_the_task() -> None:
     assert routed.verify == ["ruff check .", "pytest -q"] and routed.expect_changes is False
     with pytest.raises(failures.RunFailure, match=r"context\.verify"):
         parse_task(json.dumps(agent_task(context={"verify": [""]})), source="t")
+
+
+def test_the_task_file_of_the_job_is_read_however_large(tmp_path: Path) -> None:
+    """What the operator's Job builder writes into the attempt's ConfigMap (see
+    tests/unit/operator/test_jobs_and_store.py): a 64 KiB CJK description, 200 results."""
+    from agent_api import attempt
+
+    body = agent_task(description="長い説明文" * (64 * 1024 // 15 + 1))
+    context = attempt.AttemptContext(
+        attempt=2,
+        dependencies=[
+            attempt.DependencyResult(task_id=f"T{i:03}", summary="結果" * 100) for i in range(200)
+        ],
+    )
+    text = attempt.encode_task_input(body, context)
+    assert len(text.encode()) > 128 * 1024
+    path = tmp_path / "task.json"
+    path.write_text(text, encoding="utf-8")
+
+    task = load_task(None, {attempt.ENV_TASK_FILE: str(path), attempt.ENV_TASK_JSON: "{"})
+
+    assert task.spec.description == body["spec"]["description"]
+    assert len(task.context.dependencies) == 200 and task.context.attempt == 2
+    with pytest.raises(failures.RunFailure) as missing:
+        load_task(None, {attempt.ENV_TASK_FILE: str(tmp_path / "gone.json")})
+    assert missing.value.reason == "ConfigError" and "gone.json" in missing.value.message

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
-from agent_runner import failures, tools
+from agent_runner import failures, sandbox, tools
 
 
 @pytest.fixture
-def toolbox(tmp_path: Path) -> tools.ToolBox:
+def toolbox(tmp_path: Path) -> Iterator[tools.ToolBox]:
     root = tmp_path / "ws"
     root.mkdir()
     (root / "a.txt").write_text("one\ntwo\nthree\n")
-    return tools.ToolBox(root=root, command_timeout=lambda: 5.0, env={"PATH": "/usr/bin:/bin"})
+    box = tools.ToolBox(root=root, command_timeout=lambda: 5.0, env={"PATH": "/usr/bin:/bin"})
+    yield box
+    box.close()
 
 
 @pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "sub/../../x", "link/x"])
@@ -106,16 +110,68 @@ def test_credentials_are_not_in_the_commands_environment() -> None:
     assert in_root["GIT_CONFIG_COUNT"] == "1" and in_root["GIT_CONFIG_VALUE_0"] == "/ws"
 
 
-def test_a_read_only_workspace_ends_the_attempt(toolbox: tools.ToolBox) -> None:
-    import errno
+class Scripted(sandbox.Client):
+    """An executor that answers what it is told to (as a replaced one could)."""
 
-    def broken(tool_input: object) -> str:
-        raise OSError(errno.EROFS, "Read-only file system")
+    def __init__(self, *answers: dict[str, Any] | Exception) -> None:
+        super().__init__(Path("/nonexistent"))
+        self.answers = list(answers)
 
-    toolbox._handlers["write_file"] = broken
+    def request(self, payload: Mapping[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_a_read_only_workspace_ends_the_attempt(tmp_path: Path) -> None:
+    box = tools.ToolBox(
+        root=tmp_path, command_timeout=lambda: 5.0,
+        executor=Scripted({"content": "x", "is_error": True, "fatal": "Read-only file system"}),
+    )
     with pytest.raises(failures.RunFailure) as caught:
-        toolbox.run("write_file", {"path": "x", "content": "y"})
+        box.run("write_file", {"path": "x", "content": "y"})
     assert caught.value.reason == "ToolError" and "writable volume" in caught.value.message
+
+
+def test_a_missing_or_strange_executor_is_an_error_result(tmp_path: Path) -> None:
+    box = tools.ToolBox(
+        root=tmp_path, command_timeout=lambda: 5.0,
+        executor=Scripted(
+            sandbox.Unavailable("connection refused"),
+            {"content": 42},
+            sandbox.Unavailable("no answer"),
+            {"exit_code": "zero", "output": "hi"},
+        ),
+    )
+    first = box.run("read_file", {"path": "a"})
+    assert first.is_error and "connection refused" in first.content
+    assert box.run("list_files", {}).is_error
+    unanswered = box.run("bash", {"command": "true"})
+    assert "not run" in unanswered.content and "no answer" in unanswered.content
+    assert box.commands[-1].exit_code is None
+    odd = box.run("bash", {"command": "true"})
+    assert box.commands[-1].exit_code is None and "hi" in odd.content
+
+
+def test_undecodable_files_and_nul_characters_are_error_results(
+    toolbox: tools.ToolBox,
+) -> None:
+    (toolbox.root / "bin.dat").write_bytes(b"\xff\xfe\x00abc\n\x80")
+    read = toolbox.run("read_file", {"path": "bin.dat"})
+    assert not read.is_error and "abc" in read.content
+    edit = toolbox.run("edit_file", {"path": "bin.dat", "old_text": "abc", "new_text": "x"})
+    assert edit.is_error and "not UTF-8" in edit.content
+    for name, tool_input in (
+        ("read_file", {"path": "a\0b"}),
+        ("write_file", {"path": "a\0b", "content": "x"}),
+        ("list_files", {"path": "\0"}),
+        ("write_file", {"path": "lone.txt", "content": "\ud800"}),
+    ):
+        outcome = toolbox.run(name, tool_input)
+        assert isinstance(outcome.content, str), name
+    assert toolbox.run("read_file", {"path": "a\0b"}).is_error
+    assert "exit code" in toolbox.run("bash", {"command": "echo ok"}).content
 
 
 def record(

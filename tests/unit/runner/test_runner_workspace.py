@@ -15,19 +15,71 @@ def noop(text: str) -> None:
     pass
 
 
-def test_the_token_reaches_git_only_through_the_environment() -> None:
-    env = workspace._git_env({"PATH": "/bin", "GIT_TOKEN": "tok-123456"}, "tok-123456")
+def _config(env: dict[str, str]) -> dict[str, str]:
+    return {
+        env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
+        for i in range(int(env["GIT_CONFIG_COUNT"]))
+    }
 
-    assert "GIT_TOKEN" not in env
-    header = env["GIT_CONFIG_VALUE_0"]
-    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and env["GIT_CONFIG_COUNT"] == "1"
-    assert header == "Authorization: Basic " + base64.b64encode(
+
+def test_the_token_reaches_git_only_through_the_environment() -> None:
+    env = workspace._git_env(
+        {"PATH": "/bin", "GIT_TOKEN": "tok-123456", "ANTHROPIC_API_KEY": "k",
+         "GIT_SSH_COMMAND": "evil", "LD_PRELOAD": "x.so"},
+        "tok-123456",
+    )
+
+    assert "GIT_TOKEN" not in env and "ANTHROPIC_API_KEY" not in env
+    assert "GIT_SSH_COMMAND" not in env and "LD_PRELOAD" not in env
+    config = _config(env)
+    assert config["http.extraHeader"] == "Authorization: Basic " + base64.b64encode(
         b"x-access-token:tok-123456"
     ).decode()
-    assert "GIT_CONFIG_COUNT" not in workspace._git_env({"PATH": "/bin"}, None)
-    with_root = workspace._git_env({"GIT_CONFIG_COUNT": "9"}, None, Path("/workspace"))
-    assert (with_root["GIT_CONFIG_COUNT"], with_root["GIT_CONFIG_KEY_0"]) == ("1", "safe.directory")
-    assert with_root["GIT_CONFIG_VALUE_0"] == "/workspace"
+    assert "http.extraHeader" not in _config(workspace._git_env({"PATH": "/bin"}, None))
+    with_root = _config(workspace._git_env({"GIT_CONFIG_COUNT": "9"}, None, Path("/workspace")))
+    assert with_root["safe.directory"] == "/workspace"
+
+
+def test_git_runs_no_hooks_no_fsmonitor_and_only_allowed_protocols() -> None:
+    env = workspace._git_env({"PATH": "/bin"}, None)
+    config = _config(env)
+    assert config["core.hooksPath"] == "/dev/null" and config["core.fsmonitor"] == "false"
+    assert config["protocol.allow"] == "never" and config["protocol.https.allow"] == "always"
+    assert "protocol.file.allow" not in config and "protocol.http.allow" not in config
+    assert env["GIT_CONFIG_NOSYSTEM"] == "1" and env["GIT_CONFIG_GLOBAL"] == "/dev/null"
+    tests = _config(workspace._git_env({"AGENT_GIT_PROTOCOLS": "file, ext, https"}, None))
+    assert tests["protocol.file.allow"] == "always" and "protocol.ext.allow" not in tests
+
+
+def test_what_the_agent_plants_in_the_clone_does_not_run(remote: Remote, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    space = workspace.clone_repository(
+        root, Repository(url=remote.url), task_id="T6", token="tok", env=_env(), log=noop
+    )
+    ran = tmp_path / "ran"
+    hook = root / ".git" / "hooks" / "pre-push"
+    for name in ("pre-push", "pre-commit", "post-commit", "reference-transaction"):
+        path = root / ".git" / "hooks" / name
+        path.write_text(f"#!/bin/sh\necho {name} >> {ran}\n")
+        path.chmod(0o755)
+    monitor = root / "monitor.sh"
+    monitor.write_text(f"#!/bin/sh\necho fsmonitor >> {ran}\n")
+    monitor.chmod(0o755)
+    with (root / ".git" / "config").open("a") as config:
+        config.write(
+            f"[core]\n\tfsmonitor = {monitor}\n\thooksPath = {hook.parent}\n"
+            f'[filter "x"]\n\tclean = sh -c "echo filter >> {ran}; cat"\n'
+            f'[url "file:///nonexistent/"]\n\tinsteadOf = {remote.url}\n'
+        )
+    (root / ".gitattributes").write_text("* filter=x\n")
+    (root / "work.txt").write_text("done\n")
+
+    outcome = space.finish("T6: work")
+
+    assert outcome.error is None, outcome.error
+    assert not ran.exists(), ran.read_text()
+    assert remote.rev("agent/T6") == outcome.commit
+    assert "insteadOf" not in (root / ".git" / "config").read_text()
 
 
 def test_changes_are_counted_from_the_start_branch(remote: Remote, tmp_path: Path) -> None:
