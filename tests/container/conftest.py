@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.chart.conftest import helm, tools  # noqa: F401  (fixtures: the helm built from Go modules)
+
 REPO = Path(__file__).resolve().parents[2]
 AO_CACHE = Path(os.environ.get("AO_CACHE", Path.home() / ".cache" / "agent-orchestrator"))
 

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.container
 CHART = REPO / "charts" / "agent-orchestrator"
 
 
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    bin_dir = subprocess.run(
-        [str(REPO / "hack" / "build-tools.sh")], check=True, capture_output=True, text=True,
-        timeout=3600,
-    ).stdout.strip()
-    return Path(bin_dir) / "helm"
-
 
 def _dashboard_pod(helm: Path, images: Images, name: str) -> dict[str, Any]:
     """The dashboard Deployment's pod as the chart renders it, minus what needs a cluster."""
