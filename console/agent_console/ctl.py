@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import yaml
+from agent_api import timefmt
 from agent_operator import clock, scheduling
 from agent_runner import redact
 from kubernetes.client.exceptions import ApiException
@@ -144,7 +145,7 @@ def _age(seconds: float | None) -> str:
 
 
 def _since(stamp: str | None, now: datetime.datetime) -> str:
-    moment = clock.parse_time(stamp)
+    moment = timefmt.parse_time(stamp)
     return _age((now - moment).total_seconds()) if moment else "-"
 
 
@@ -197,7 +198,7 @@ def cmd_status(session: Session) -> int:
 
 
 def _eta(stamp: str | None, now: datetime.datetime) -> str:
-    moment = clock.parse_time(stamp)
+    moment = timefmt.parse_time(stamp)
     if moment is None:
         return "-"
     return f"in {_age(max((moment - now).total_seconds(), 0))}"
@@ -403,7 +404,7 @@ def cmd_rerun(session: Session) -> int:
             f"task {key[0]}/{key[1]} is marked done (spec.done): untick its box in the "
             "markdown, or set spec.done to false, to run it again"
         )
-    value = clock.format_time(session.now())
+    value = timefmt.format_time(session.now())
     _patch_task(session, key, {"rerun": value})
     print(f"agenttask {key[0]}/{key[1]} rerun requested (spec.rerun={value})")
     return 0

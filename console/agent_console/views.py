@@ -16,8 +16,8 @@ import datetime
 from collections import defaultdict
 from typing import Any
 
-from agent_api import models
-from agent_operator import clock, conditions, scheduling
+from agent_api import models, timefmt
+from agent_operator import conditions, scheduling
 
 Key = tuple[str, str]
 # The plan name the console gives tasks without spec.plan: not a valid object name, so it
@@ -258,14 +258,14 @@ def ready_queue(
 
 
 def _stamp(model: Model) -> Doc:
-    return {"generated": clock.format_time(model.now), "version": model.version}
+    return {"generated": timefmt.format_time(model.now), "version": model.version}
 
 
 def _seconds(start: str | None, end: str | None, now: datetime.datetime) -> float | None:
-    begun = clock.parse_time(start)
+    begun = timefmt.parse_time(start)
     if begun is None:
         return None
-    ended = clock.parse_time(end) or now
+    ended = timefmt.parse_time(end) or now
     return round(max((ended - begun).total_seconds(), 0.0), 3)
 
 
@@ -318,11 +318,11 @@ def _summary(model: Model, scope: Key) -> Doc:
             tokens_in += status.result.input_tokens
             tokens_out += status.result.output_tokens
             cost += status.result.cost_usd
-        started = clock.parse_time(status.start_time)
+        started = timefmt.parse_time(status.start_time)
         if started is not None:
             starts.append(started)
         if status.phase == "Succeeded":
-            done = clock.parse_time(status.completion_time)
+            done = timefmt.parse_time(status.completion_time)
             if done is not None:
                 completions.append(done)
     total = len(members)
@@ -351,7 +351,7 @@ def _summary(model: Model, scope: Key) -> Doc:
         "costUSD": round(cost, 6),
         "tasksPerHour": rate,
         "eta": eta,
-        "startTime": clock.format_time(min(starts)) if starts else None,
+        "startTime": timefmt.format_time(min(starts)) if starts else None,
     }
 
 
@@ -369,7 +369,7 @@ def _rate(
         first = min(starts) if starts else min(completions)
         last = max(completions)
         span = max((last - first).total_seconds(), 1.0)
-        return round(len(completions) * 3600.0 / span, 2), clock.format_time(last)
+        return round(len(completions) * 3600.0 / span, 2), timefmt.format_time(last)
     window_start = now - datetime.timedelta(hours=1)
     if starts and min(starts) > window_start:
         window_start = min(starts)
@@ -379,7 +379,7 @@ def _rate(
         return 0.0, None
     per_hour = recent * 3600.0 / span
     eta = now + datetime.timedelta(hours=remaining / per_hour)
-    return round(per_hour, 2), clock.format_time(eta)
+    return round(per_hour, 2), timefmt.format_time(eta)
 
 
 def _scopes_in(model: Model, namespace: str | None) -> list[Key]:

@@ -12,12 +12,6 @@ from agent_api import timefmt
 
 Clock = Callable[[], datetime.datetime]
 
-# Kept while scheduling, jobs and dispatcher still call `clock.format_time`/`parse_time`;
-# new code imports agent_api.timefmt.
-format_time = timefmt.format_time
-parse_time = timefmt.parse_time
-
-
 def system_clock() -> datetime.datetime:
     """The current UTC time; the operator's only source of `now`."""
     return timefmt.now_utc()

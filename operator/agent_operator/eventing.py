@@ -7,9 +7,9 @@ import datetime
 import logging
 from typing import Any
 
-from agent_api import models
+from agent_api import models, timefmt
 
-from agent_operator import api, clock, scheduling
+from agent_operator import api, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ SOURCE = "agent-operator"
 
 def event_body(event: scheduling.Event, now: datetime.datetime) -> dict[str, Any]:
     """The core/v1 Event object for `event`, stamped `now` (whole seconds, as Events are)."""
-    stamp = clock.format_time(now).split(".")[0] + "Z"
+    stamp = timefmt.format_time(now).split(".")[0] + "Z"
     return {
         "apiVersion": "v1",
         "kind": "Event",

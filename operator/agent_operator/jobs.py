@@ -12,9 +12,9 @@ import datetime
 from typing import Any
 
 from agent_api import attempt as contract
-from agent_api import models, names
+from agent_api import models, names, timefmt
 
-from agent_operator import clock, results
+from agent_operator import results
 
 MANAGED_BY = names.OPERATOR_MANAGER
 CONTAINER = results.AGENT_CONTAINER
@@ -104,10 +104,10 @@ def view(raw: dict[str, Any]) -> JobView | None:
         if condition.get("type") in ("Complete", "Failed"):
             finished = condition["type"]
             reason = condition.get("reason")
-            done_at = clock.parse_time(condition.get("lastTransitionTime"))
+            done_at = timefmt.parse_time(condition.get("lastTransitionTime"))
     if finished == "Complete":
         reason = None
-    completed = clock.parse_time(status.get("completionTime")) or done_at
+    completed = timefmt.parse_time(status.get("completionTime")) or done_at
     return JobView(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
@@ -116,7 +116,7 @@ def view(raw: dict[str, Any]) -> JobView | None:
         profile=labels.get(models.LABEL_PROFILE, ""),
         finished=finished,
         failure_reason=reason,
-        created=clock.parse_time(meta.get("creationTimestamp")),
+        created=timefmt.parse_time(meta.get("creationTimestamp")),
         completed=completed,
         deleting=bool(meta.get("deletionTimestamp")),
         ready=_count(status.get("ready"))

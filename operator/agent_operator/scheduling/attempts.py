@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime
 
-from agent_api import failures, models, report
+from agent_api import failures, models, report, timefmt
 
-from agent_operator import backoff, clock, conditions, jobs, results
+from agent_operator import backoff, conditions, jobs, results
 from agent_operator.scheduling import reasons
 from agent_operator.scheduling.decisions import (
     START_RECHECK,
@@ -51,7 +51,7 @@ def _adopt_unrecorded_jobs(task: TaskProgress, now: datetime.datetime) -> None:
     known = max((r.number for r in status.history), default=0)
     for found in sorted(task.jobs, key=lambda j: j.attempt):
         if found.attempt > known and not found.deleting:
-            started = clock.format_time(found.created or now)
+            started = timefmt.format_time(found.created or now)
             status.history.append(
                 models.AttemptRecord(number=found.attempt, job=found.name, start_time=started)
             )
@@ -132,14 +132,14 @@ def _watch_start(
     """An attempt whose pod has not started: its cause shows in the task's message at
     once; past the profile's startTimeoutSeconds the attempt ends with it as the reason."""
     problem = snapshot.start_problems.get((job.namespace, job.name))
-    started_at = clock.parse_time(record.start_time) or now
+    started_at = timefmt.parse_time(record.start_time) or now
     deadline = started_at + datetime.timedelta(seconds=job.start_timeout_seconds)
     if now < deadline:
         task.running = True
         if problem is not None:
             task.status.message = (
                 f"attempt {record.number} has not started: {problem.message}; it ends at "
-                f"{clock.format_time(deadline)} unless it starts"
+                f"{timefmt.format_time(deadline)} unless it starts"
             )[:4096]
         decision.wake_at(min(deadline, now + START_RECHECK))
         return
@@ -203,14 +203,14 @@ def finish(
     record = record.model_copy(
         update={
             "outcome": outcome,
-            "completion_time": clock.format_time(finished_at),
+            "completion_time": timefmt.format_time(finished_at),
             "reason": reason,
         }
     )
     status.history[-1] = record  # the running record is always the newest
     status.current_job = None
     status.queued_time = None
-    started = clock.parse_time(record.start_time)
+    started = timefmt.parse_time(record.start_time)
     duration = (finished_at - started).total_seconds() if started else None
     retried = False
     if outcome == "Succeeded":
@@ -245,7 +245,7 @@ def _succeeded(
     status = task.status
     status.result = result
     status.phase = "Succeeded"
-    status.completion_time = clock.format_time(finished_at)
+    status.completion_time = timefmt.format_time(finished_at)
     status.next_attempt_time = None
     status.message = (
         f"attempt {record.number} succeeded: {(result.summary if result else '')[:300]}"
@@ -278,7 +278,7 @@ def _failed(
         if result and result.summary:
             why = f"{why}: {result.summary[:300]}"
         status.phase = "Failed"
-        status.completion_time = clock.format_time(finished_at)
+        status.completion_time = timefmt.format_time(finished_at)
         status.next_attempt_time = None
         status.message = why
         task.set_condition(conditions.SUCCEEDED, "False", reason or "Failed", why, now)
@@ -289,7 +289,7 @@ def _failed(
         cap_seconds=task.plan_spec.retry.backoff_cap_seconds,
     )
     due = now + datetime.timedelta(seconds=delay)
-    status.next_attempt_time = clock.format_time(due)
+    status.next_attempt_time = timefmt.format_time(due)
     status.phase = "Retrying"
     status.message = f"attempt {record.number} failed ({reason}); retry in {delay:g}s"
     decision.wake_at(due)
@@ -318,13 +318,13 @@ def _disrupted(
             "nodes (drains, preemption, evictions)"
         )
         status.phase = "Failed"
-        status.completion_time = clock.format_time(finished_at)
+        status.completion_time = timefmt.format_time(finished_at)
         status.next_attempt_time = None
         status.message = why
         task.set_condition(conditions.SUCCEEDED, "False", reason, why, now)
         return False
     due = now + DISRUPTION_RETRY
-    status.next_attempt_time = clock.format_time(due)
+    status.next_attempt_time = timefmt.format_time(due)
     status.phase = "Retrying"
     status.message = (
         f"attempt {record.number} was ended by the cluster ({reason}): it does not count "

@@ -17,9 +17,9 @@ import heapq
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 
-from agent_api import models
+from agent_api import models, timefmt
 
-from agent_operator import clock, routing
+from agent_operator import routing
 from agent_operator.scheduling.progress import TaskProgress
 from agent_operator.scheduling.snapshot import PlanScope, plan_phrase, running_record
 
@@ -66,8 +66,8 @@ class Capacity:
             capacity._count(task, task.status.agent_profile or "")
             record = running_record(task.status)
             state = circuits[task.scope]
-            retry = clock.parse_time(state.retry_time)
-            started = clock.parse_time(record.start_time) if record else None
+            retry = timefmt.parse_time(state.retry_time)
+            started = timefmt.parse_time(record.start_time) if record else None
             if state.state == "HalfOpen" and retry and started and started >= retry:
                 capacity.trials.add(task.scope)
         return capacity

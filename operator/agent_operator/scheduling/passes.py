@@ -20,9 +20,9 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable
 
-from agent_api import graph, models
+from agent_api import graph, models, timefmt
 
-from agent_operator import clock, routing
+from agent_operator import routing
 from agent_operator.scheduling import (
     attempts,
     capacity,
@@ -165,7 +165,7 @@ def _ready_route(
             decision.wake_at(now + block.recheck_after)
         return None
     task.status.blocked_by = []
-    due = clock.parse_time(task.status.next_attempt_time)
+    due = timefmt.parse_time(task.status.next_attempt_time)
     if due is not None and due > now:
         task.set_phase(
             "Retrying",
@@ -176,7 +176,7 @@ def _ready_route(
         task.ready(reasons.DEPENDENCIES_MET, "dependencies met; waiting for the retry backoff", now)
         decision.wake_at(due)
         return None
-    task.status.queued_time = task.status.queued_time or clock.format_time(now)
+    task.status.queued_time = task.status.queued_time or timefmt.format_time(now)
     return route
 
 

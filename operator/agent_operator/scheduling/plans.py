@@ -7,9 +7,9 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
-from agent_api import failures, models
+from agent_api import failures, models, timefmt
 
-from agent_operator import circuit, clock, conditions
+from agent_operator import circuit, conditions
 from agent_operator.scheduling import events
 from agent_operator.scheduling.decisions import Decision
 from agent_operator.scheduling.progress import TaskProgress
@@ -33,7 +33,7 @@ def circuits(
             if record.reason in failures.NOT_THE_AGENTS:
                 continue  # the cluster's failures do not open a plan's breaker
             if record.outcome in ("Succeeded", "Failed"):
-                done_at = clock.parse_time(record.completion_time)
+                done_at = timefmt.parse_time(record.completion_time)
                 if done_at is not None:
                     outcomes[task.scope].append(
                         circuit.Outcome(completed=done_at, failed=record.outcome == "Failed")
@@ -51,7 +51,7 @@ def circuits(
         states[scope] = state
         if entry is None:
             decision.circuits[scope] = state
-        retry = clock.parse_time(state.retry_time)
+        retry = timefmt.parse_time(state.retry_time)
         if state.state == "Open" and retry is not None:
             decision.wake_at(retry)
         if state.state != previous.state and entry is not None:

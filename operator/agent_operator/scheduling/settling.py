@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime
 
-from agent_api import models
+from agent_api import models, timefmt
 
-from agent_operator import clock, conditions
+from agent_operator import conditions
 from agent_operator.scheduling import reasons
 from agent_operator.scheduling.progress import TERMINAL, TaskProgress
 
@@ -55,7 +55,7 @@ def _succeeded_by_a_run(task: TaskProgress, succeeded: models.Condition | None) 
 def _mark_done(task: TaskProgress, now: datetime.datetime) -> None:
     status = task.status
     status.phase = "Succeeded"
-    status.completion_time = status.completion_time or clock.format_time(now)
+    status.completion_time = status.completion_time or timefmt.format_time(now)
     status.next_attempt_time = None
     status.queued_time = None
     status.blocked_by = []

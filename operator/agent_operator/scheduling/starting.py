@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-from agent_api import attempt, models
+from agent_api import attempt, models, timefmt
 
-from agent_operator import clock, conditions, jobs, routing
+from agent_operator import conditions, jobs, routing
 from agent_operator.scheduling import attempts, reasons
 from agent_operator.scheduling.decisions import REFUSED_CREATE_RETRY, Dispatch
 from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress, working_copy
@@ -88,15 +88,15 @@ def start_attempt(
         )
     manifest = jobs.build(job_inputs)
     name = manifest["metadata"]["name"]
-    queued = clock.parse_time(status.queued_time)
+    queued = timefmt.parse_time(status.queued_time)
     latency = (now - queued).total_seconds() if queued else None
     status.attempts += 1
     status.current_job = name
     status.history.append(
-        models.AttemptRecord(number=number, job=name, start_time=clock.format_time(now))
+        models.AttemptRecord(number=number, job=name, start_time=timefmt.format_time(now))
     )
     del status.history[:-HISTORY_LIMIT]
-    status.start_time = status.start_time or clock.format_time(now)
+    status.start_time = status.start_time or timefmt.format_time(now)
     status.next_attempt_time = None
     status.observed_rerun = task.spec.rerun
     status.blocked_by = []

@@ -17,8 +17,8 @@ import itertools
 import json
 from typing import Any
 
-from agent_api import models
-from agent_operator import clock, dispatcher, egress, kube, scheduling, store
+from agent_api import models, timefmt
+from agent_operator import dispatcher, egress, kube, scheduling, store
 from fake_cluster import FakeCluster, finished_pod
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -183,12 +183,12 @@ class World:
                     "type": kind,
                     "status": "True",
                     "reason": None if ok else reason,
-                    "lastTransitionTime": clock.format_time(self.now),
+                    "lastTransitionTime": timefmt.format_time(self.now),
                 }
             ],
         }
         if ok:
-            job["status"]["completionTime"] = clock.format_time(self.now)
+            job["status"]["completionTime"] = timefmt.format_time(self.now)
         self.put(job)
         code = exit_code if exit_code is not None else (0 if ok else 1)
         pod = finished_pod(job, exit_code=code, message=message)
@@ -207,7 +207,7 @@ class World:
             {
                 "metadata": {
                     "name": f"{name}-pod",
-                    "creationTimestamp": clock.format_time(self.now),
+                    "creationTimestamp": timefmt.format_time(self.now),
                 },
                 "spec": job["spec"]["template"]["spec"],
                 "status": {
@@ -232,7 +232,7 @@ class World:
 
     def step(self, *, fail_creates: bool = False) -> scheduling.Decision:
         """One pass of the real dispatcher (gather, decide, actuate) against the fake."""
-        self.cluster.now_stamp = clock.format_time(self.now)
+        self.cluster.now_stamp = timefmt.format_time(self.now)
         self.cluster.refuse_creates = (
             kube.ApiError(403, "Forbidden", "boom") if fail_creates else None
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from agent_operator import clock, conditions, patches
+from agent_api import timefmt
+from agent_operator import conditions, patches
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -17,12 +18,12 @@ def test_condition_keeps_transition_time_unless_status_flips() -> None:
     same = conditions.set_condition(
         first, type="Ready", status="False", reason="B", message="m", generation=2, now=later
     )
-    assert same[0].last_transition_time == clock.format_time(T0)
+    assert same[0].last_transition_time == timefmt.format_time(T0)
     assert same[0].observed_generation == 2 and same[0].reason == "B"
     flipped = conditions.set_condition(
         same, type="Ready", status="True", reason="C", message="", generation=2, now=later
     )
-    assert flipped[0].last_transition_time == clock.format_time(later)
+    assert flipped[0].last_transition_time == timefmt.format_time(later)
 
 
 def test_merge_patch_removes_nested_keys() -> None:
