@@ -10,11 +10,39 @@ are reported, never asserted (the goals are in docs/benchmarks.md).
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import bench
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = (
+    "crd/agenttasks.orchestration.coditect.ai",
+    "crd/agentplans.orchestration.coditect.ai",
+    "crd/agentprofiles.orchestration.coditect.ai",
+)
+
+
+def install_crds() -> None:
+    """Applies crds/ to the cluster in KUBECONFIG: a control plane just brought up has none."""
+    kubectl = [
+        str(REPO / ".cluster" / "bin" / "kubectl"),
+        f"--kubeconfig={os.environ['KUBECONFIG']}",
+    ]
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "--timeout=60s", *CRDS],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -28,6 +56,8 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(areas)}")
         return 2
+    if "KUBECONFIG" in os.environ:
+        install_crds()
     failed = []
     for area in chosen:
         print(f"\n=== bench {area} ===", flush=True)

@@ -85,6 +85,11 @@ class Bench:
         )
         return name
 
+    def _log(self, ns: str) -> Any:
+        """The operator's log, kept beside the results: a scenario that stalls says why."""
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        return (RESULTS.parent / f"operator-{ns}.log").open("wb")
+
     def operator(self, ns: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "KUBECONFIG": str(KUBECONFIG)}
         process = subprocess.Popen(
@@ -104,7 +109,7 @@ class Bench:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log(ns),
         )
         self.processes.append(process)
         return process
@@ -120,13 +125,8 @@ class Bench:
         await asyncio.gather(*(one(b) for b in bodies))
 
     async def cleanup(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        # Namespaces go first, while the operators still run: a Job and its pod carry the
+        # operator's result finalizer, which only a running operator releases.
         for ns in self.namespaces:
             with contextlib.suppress(kube.ApiError):
                 await self.client.request("DELETE", f"/api/v1/namespaces/{ns}")
@@ -142,6 +142,13 @@ class Bench:
                         break
                     raise
                 await asyncio.sleep(2.0)
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 async def job_added_times(
@@ -395,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         for metric, value in values.items():
             print(f"{scenario:<24} {metric:<40} {value}")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
-    return 0
+    return 1 if any("error" in values for values in results.values()) else 0
 
 
 if __name__ == "__main__":
