@@ -41,7 +41,7 @@ verify: install ## fail when a generated file is stale
 
 lint: install ## ruff, mypy --strict on the packages, and the import contracts (pyproject.toml)
 	$(BIN)/ruff check operator sync-sidecar runner console tests bench hack
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/mypy $(PACKAGES) bench
 	MYPYPATH=operator:sync-sidecar:runner $(BIN)/mypy tests/unit/operator/fake_cluster.py  # the fake fits api.ClusterApi
 	PYTHONPATH=operator:sync-sidecar:runner:console $(BIN)/lint-imports
 

@@ -145,12 +145,16 @@ def sidecar(namespace: str, file: Path) -> Iterator[metrics.Metrics]:
 
 def cluster_scenarios() -> dict[str, Any]:
     config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=str(KUBECONFIG), client_configuration=config)
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(KUBECONFIG), client_configuration=config
+    )
     client = kubernetes.client.ApiClient(config)
     core = kubernetes.client.CoreV1Api(client)
     custom = kubernetes.client.CustomObjectsApi(client)
     namespace = f"bench-sync-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": namespace}})
+    core.create_namespace(
+        kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
+    )
     folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     file = folder / "plan.md"
     text = generated_plan(100)
@@ -158,13 +162,13 @@ def cluster_scenarios() -> dict[str, Any]:
 
     def task(task_id: str) -> dict[str, Any]:
         name = f"{PLAN}-{task_id.lower().replace('.', '-')}"
-        obj: dict[str, Any] = custom.get_namespaced_custom_object(
+        obj: Any = custom.get_namespaced_custom_object(
             models.GROUP, models.VERSION, namespace, "agenttasks", name
         )
-        return obj
+        return dict(obj)
 
     def count() -> int:
-        answer = custom.list_namespaced_custom_object(
+        answer: Any = custom.list_namespaced_custom_object(
             models.GROUP, models.VERSION, namespace, "agenttasks"
         )
         return len(answer["items"])
@@ -213,7 +217,7 @@ def cluster_scenarios() -> dict[str, Any]:
             final = {t.task_id: t.title for t in markdown.parse(text).tasks}
 
             def converged() -> bool:
-                answer = custom.list_namespaced_custom_object(
+                answer: Any = custom.list_namespaced_custom_object(
                     models.GROUP, models.VERSION, namespace, "agenttasks"
                 )
                 live = {i["spec"]["taskId"]: i["spec"]["title"] for i in answer["items"]}
