@@ -16,7 +16,7 @@ import datetime
 from collections import defaultdict
 from typing import Any
 
-from agent_api import models, timefmt
+from agent_api import models, names, timefmt
 from agent_operator import conditions, scheduling
 
 Key = tuple[str, str]
@@ -60,13 +60,10 @@ class EventInfo:
 def pod_info(raw: dict[str, Any]) -> PodInfo | None:
     meta = raw.get("metadata") or {}
     labels = meta.get("labels") or {}
-    task = labels.get(models.LABEL_TASK)
-    try:
-        attempt = int(labels.get(models.LABEL_ATTEMPT, ""))
-    except ValueError:
+    found = names.attempt_of(labels)
+    if found is None:
         return None
-    if not task:
-        return None
+    task, attempt = found
     return PodInfo(
         namespace=meta.get("namespace") or "",
         name=meta.get("name") or "",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+
+from agent_api import models
 
 MAX_NAME = 63  # a label value, and the names the project makes
 _NOT_LABEL_CHAR = re.compile(r"[^A-Za-z0-9._-]")
@@ -27,3 +30,16 @@ def label_value(text: str) -> str:
 
 
 OPERATOR_MANAGER = "agent-operator"  # app.kubernetes.io/managed-by of the attempt Jobs
+
+
+def attempt_of(labels: Mapping[str, str]) -> tuple[str, int] | None:
+    """The (task, attempt number) an attempt's Job or pod carries in its labels; None for
+    an object that is not one of the project's attempts."""
+    task = labels.get(models.LABEL_TASK)
+    try:
+        attempt = int(labels.get(models.LABEL_ATTEMPT, ""))
+    except ValueError:
+        return None
+    if not task or attempt < 1:
+        return None
+    return task, attempt

@@ -87,13 +87,10 @@ def view(raw: dict[str, Any]) -> JobView | None:
     """Reads a Job; None when it is not one of our attempt Jobs."""
     meta = raw.get("metadata") or {}
     labels = meta.get("labels") or {}
-    task = labels.get(models.LABEL_TASK)
-    try:
-        attempt = int(labels.get(models.LABEL_ATTEMPT, ""))
-    except ValueError:
+    found = names.attempt_of(labels)
+    if found is None:
         return None
-    if not task or attempt < 1:
-        return None
+    task, attempt = found
     status = raw.get("status") or {}
     finished: str | None = None
     reason: str | None = None
