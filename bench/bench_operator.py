@@ -62,6 +62,22 @@ class Bench:
         name = f"bench-{uuid.uuid4().hex[:8]}"
         await self.client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
         self.namespaces.append(name)
+
+        # No pod can be made before the namespace's default ServiceAccount exists; on a
+        # control plane just started its controller can lag, and the Job controller's
+        # back-off would then count against the operator.
+        async def service_account() -> bool:
+            try:
+                await self.client.request(
+                    "GET", f"/api/v1/namespaces/{name}/serviceaccounts/default"
+                )
+            except kube.ApiError as error:
+                if error.status != 404:
+                    raise
+                return False
+            return True
+
+        await wait_until(service_account, 120, interval=0.2)
         await self.client.request(
             "POST",
             f"/api/v1/namespaces/{name}/secrets",
