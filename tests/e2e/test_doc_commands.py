@@ -12,7 +12,8 @@ applied as plan `payments`. A block that cannot run here carries a
 The doc cluster is separate from the other tests' (`.cluster-docs`, a kwok control
 plane like `hack/cluster.sh up` makes), because the pages delete CRDs, install a
 release named `agent-orchestrator` and list every namespace. Only the documented
-placeholders are filled in; PLACEHOLDERS lists them.
+placeholders are filled in; PLACEHOLDERS lists them. A doc cluster that was up before
+(`AO_CLUSTER_DIR=$PWD/.cluster-docs hack/cluster.sh up`) is left up, for quicker reruns.
 """
 
 from __future__ import annotations
@@ -231,14 +232,18 @@ def doc_cluster(tools: Path) -> Iterator[Path]:
     env = {**os.environ, "AO_CLUSTER_DIR": str(CLUSTER_DIR), "AO_CLUSTER_NAME": CLUSTER_NAME}
     script = REPO / "hack" / "cluster.sh"
     was_up = subprocess.run([str(script), "status"], env=env, capture_output=True).returncode == 0
-    subprocess.run([str(script), "up"], env=env, check=True, timeout=3600)
+    if subprocess.run([str(script), "up"], env=env, timeout=3600).returncode != 0:
+        # kwokctl picks free ports before it starts the components: a control plane starting
+        # at the same moment can take one first. Once more from a clean state.
+        subprocess.run([str(script), "down"], env=env, timeout=300)
+        subprocess.run([str(script), "up"], env=env, check=True, timeout=3600)
     # The values file of operations.md turns the ServiceMonitor and PrometheusRule on:
     # their kinds come with the Prometheus Operator, stood in for by schemaless CRDs.
     subprocess.run([str(CLUSTER_DIR / "bin" / "kubectl"), f"--kubeconfig={CLUSTER_DIR / 'kubeconfig'}",
                     "apply", "-f", "-"], input=PROMETHEUS_CRDS, text=True, check=True,
                    capture_output=True, timeout=120)
     yield CLUSTER_DIR
-    if not was_up and not os.environ.get("AO_DOCS_CLUSTER_KEEP"):
+    if not was_up:
         subprocess.run([str(script), "down"], env=env, check=False, timeout=300)
 
 
