@@ -33,6 +33,7 @@ On a cluster, the chart deploys it (`dashboard.enabled`, on by default; see
 [configuration.md](configuration.md)) with a ServiceAccount that may only read. Reach it
 through a port-forward:
 
+<!-- doc-test: skip (a port-forward needs a pod that serves: kwok's pods run nothing) -->
 ```sh
 kubectl -n agent-orchestrator port-forward svc/agent-orchestrator-dashboard 8080:80
 # then open http://127.0.0.1:8080/
@@ -40,6 +41,7 @@ kubectl -n agent-orchestrator port-forward svc/agent-orchestrator-dashboard 8080
 
 On your machine, against the cluster your kubeconfig names:
 
+<!-- doc-test: skip (a server that runs until stopped; the console tests start it) -->
 ```sh
 agent-dashboard --namespace my-team              # http://127.0.0.1:8080/
 agent-dashboard -n team-a -n team-b --port 9000
