@@ -8,7 +8,7 @@ import datetime
 from agent_api import failures, models, report, timefmt
 
 from agent_operator import backoff, conditions, jobs, results
-from agent_operator.scheduling import reasons
+from agent_operator.scheduling import budgets, reasons
 from agent_operator.scheduling.decisions import (
     START_RECHECK,
     Cancel,
@@ -200,11 +200,13 @@ def finish(
     """Records the end of the running attempt and what follows from it."""
     status = task.status
     finished_at = completed or now
+    cost = budgets.record_spend(status, result, now)
     record = record.model_copy(
         update={
             "outcome": outcome,
             "completion_time": timefmt.format_time(finished_at),
             "reason": reason,
+            "cost_usd": cost if result is not None else None,
         }
     )
     status.history[-1] = record  # the running record is always the newest
