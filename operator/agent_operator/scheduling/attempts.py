@@ -53,7 +53,12 @@ def _adopt_unrecorded_jobs(task: TaskProgress, now: datetime.datetime) -> None:
         if found.attempt > known and not found.deleting:
             started = timefmt.format_time(found.created or now)
             status.history.append(
-                models.AttemptRecord(number=found.attempt, job=found.name, start_time=started)
+                models.AttemptRecord(
+                    number=found.attempt,
+                    job=found.name,
+                    start_time=started,
+                    allowance_usd=found.allowance_usd,
+                )
             )
             status.attempts += 1
             status.current_job = found.name

@@ -195,3 +195,17 @@ def test_day_arithmetic() -> None:
     budgets.record_spend(status, result, late + datetime.timedelta(seconds=1))
     assert status.spend.day == "2026-03-02" and status.spend.day_cost_usd == 0.25
     assert status.spend.cost_usd == 1.5 and status.spend.tokens == 30
+
+
+def test_an_adopted_job_still_reserves_its_allowance() -> None:
+    world = World(plan("p", budget={"maxCostUSD": 1.0}), task("a", plan="p"), task("b", plan="p"))
+    world.step()
+    job = world.get("Job", "a-1")
+    assert job["metadata"]["annotations"]["orchestration.coditect.ai/allowance-usd"] == "1.0"
+    raw = world.get("AgentTask", "a")
+    raw.pop("status")  # the status write of the pass that created the Job was lost
+    world.put(raw)
+    world.step()
+    assert world.status("a").history[-1].allowance_usd == 1.0
+    assert world.running_jobs() == ["a-1"]  # b still waits for a's reservation
+    assert ready(world, "b").reason == "BudgetExhausted"
