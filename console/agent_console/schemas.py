@@ -24,6 +24,29 @@ class Tokens(ApiModel):
     output: int = Field(ge=0, description="Output tokens.")
 
 
+class BudgetWindow(ApiModel):
+    """One window of a plan's budget, as the operator's decision counts it."""
+
+    limit_usd: float = Field(ge=0, alias="limitUSD", description="spec.budget's limit (USD).")
+    spent_usd: float = Field(
+        ge=0, alias="spentUSD", description="Recorded spend in the window (USD)."
+    )
+    reserved_usd: float = Field(
+        ge=0, alias="reservedUSD", description="Reserved by the running attempts (USD)."
+    )
+    remaining_usd: float = Field(
+        ge=0, alias="remainingUSD", description="What new attempts may still spend (USD)."
+    )
+
+
+class BudgetSummary(ApiModel):
+    """A plan's budget: in total and today (UTC); a window is null when unset."""
+
+    total: BudgetWindow | None = Field(description="spec.budget.maxCostUSD.")
+    daily: BudgetWindow | None = Field(description="spec.budget.dailyCostUSD, today.")
+    exhausted: bool = Field(description="No attempt starts: a window has nothing left.")
+
+
 class PlanSummary(ApiModel):
     """A plan: its AgentPlan (if one exists) and the tasks in its scope."""
 
@@ -40,7 +63,13 @@ class PlanSummary(ApiModel):
     circuit: models.CircuitStatus = Field(description="The plan's circuit breaker.")
     tokens: Tokens = Field(description="Tokens of the tasks' last results, summed.")
     cost_usd: float = Field(
-        ge=0, alias="costUSD", description="Cost of the tasks' last results, summed (USD)."
+        ge=0,
+        alias="costUSD",
+        description="What the tasks' attempts spent, all of them (status.spend), summed (USD).",
+    )
+    budget: BudgetSummary | None = Field(
+        description="The budget of the plan (for the tasks without a plan, the default "
+        "plan's); null when it sets none."
     )
     tasks_per_hour: float | None = Field(
         description="Tasks succeeded per hour over the last hour (or since the first start, "
@@ -93,7 +122,9 @@ class TaskRow(ApiModel):
     history: list[AttemptRow]
     start_time: Timestamp | None
     completion_time: Timestamp | None
-    cost_usd: float = Field(ge=0, alias="costUSD", description="The last result's cost (USD).")
+    cost_usd: float = Field(
+        ge=0, alias="costUSD", description="What its attempts spent (status.spend, USD)."
+    )
 
 
 class PlanDetail(PlanSummary):

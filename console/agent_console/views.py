@@ -314,7 +314,7 @@ def _summary(model: Model, scope: Key) -> Doc:
         if status.result is not None:
             tokens_in += status.result.input_tokens
             tokens_out += status.result.output_tokens
-            cost += status.result.cost_usd
+        cost += status.spend.cost_usd
         started = timefmt.parse_time(status.start_time)
         if started is not None:
             starts.append(started)
@@ -346,9 +346,34 @@ def _summary(model: Model, scope: Key) -> Doc:
         "circuit": circuit.to_api(),
         "tokens": {"input": tokens_in, "output": tokens_out},
         "costUSD": round(cost, 6),
+        "budget": _budget(model, scope),
         "tasksPerHour": rate,
         "eta": eta,
         "startTime": timefmt.format_time(min(starts)) if starts else None,
+    }
+
+
+def _budget(model: Model, scope: Key) -> Doc | None:
+    """The scope's budget windows as the decision counted them; None without a budget."""
+    theirs = operator_scope(scope)
+    windows: dict[str, Doc] = {}
+    for window in ("total", "daily"):
+        figures = model.decision.budgets.get((theirs, window))
+        if figures is None:
+            continue
+        limit, spent, reserved = figures
+        windows[window] = {
+            "limitUSD": limit,
+            "spentUSD": spent,
+            "reservedUSD": reserved,
+            "remainingUSD": max(0.0, round(limit - spent - reserved, 4)),
+        }
+    if not windows:
+        return None
+    return {
+        "total": windows.get("total"),
+        "daily": windows.get("daily"),
+        "exhausted": any(w["remainingUSD"] < 0.0001 for w in windows.values()),
     }
 
 
@@ -410,7 +435,7 @@ def _row(model: Model, key: Key) -> Doc:
         "history": [_attempt(r, model.now) for r in status.history],
         "startTime": status.start_time,
         "completionTime": status.completion_time,
-        "costUSD": status.result.cost_usd if status.result else 0.0,
+        "costUSD": status.spend.cost_usd,
     }
 
 

@@ -77,6 +77,17 @@ class DependencyResult(_ContextModel):
     summary: str = ""
 
 
+class AttemptBudget(_ContextModel):
+    """What the attempt may spend: the least of the profile's cap per attempt, what is left
+    of the task's budget and what was left of its plan's when it started. Unset: no limit."""
+
+    max_cost_usd: float | None = Field(default=None, ge=0, alias="maxCostUSD")
+    max_tokens: int | None = Field(default=None, ge=0)
+    # Which budgets set the limits, in words for the agent and the report, e.g.
+    # "the task's budget ($2.00 of $5.00 left)".
+    basis: list[str] = Field(default_factory=list, max_length=8)
+
+
 class AttemptContext(_ContextModel):
     """What the operator adds to the AgentTask for the runner."""
 
@@ -89,6 +100,7 @@ class AttemptContext(_ContextModel):
     verify: list[models.VerifyCommand] | None = Field(
         default=None, max_length=2 * models.MAX_VERIFY_COMMANDS
     )
+    budget: AttemptBudget = Field(default_factory=AttemptBudget)
 
 
 class TaskInputError(ValueError):

@@ -22,6 +22,7 @@ TOOL_ERROR: Final = "ToolError"
 INTERNAL_ERROR: Final = "InternalError"
 VERIFY_FAILED: Final = "VerifyFailed"  # the completion checks failed, after a wrap-up round
 NO_WORK: Final = "NoWork"  # no model turn, no token, or no change where one was expected
+BUDGET_EXCEEDED: Final = "BudgetExceeded"  # the attempt's allowance (cost or tokens) is used
 
 RunnerReason = Literal[
     "ConfigError",
@@ -34,6 +35,7 @@ RunnerReason = Literal[
     "InternalError",
     "VerifyFailed",
     "NoWork",
+    "BudgetExceeded",
 ]
 
 EXIT_CODES: Final[dict[str, int]] = {
@@ -48,6 +50,7 @@ EXIT_CODES: Final[dict[str, int]] = {
     TOOL_ERROR: 8,
     VERIFY_FAILED: 9,
     NO_WORK: 10,
+    BUDGET_EXCEEDED: 11,
 }
 """The runner's exit code per outcome; the operator reads the code first, then the report."""
 
@@ -95,11 +98,11 @@ are worth a retry because the next prompt carries the failure (for VerifyFailed,
 checks' output) and the branch keeps the work done so far."""
 
 NOT_RETRIED: Final[frozenset[str]] = frozenset(
-    {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED}
+    {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED, BUDGET_EXCEEDED}
 )
 """Reasons a retry cannot fix: the same input fails the same way, so the task fails at once
-until a person fixes the cause. Other reasons the operator records (and unknown ones) are
-retried."""
+until a person fixes the cause (for BudgetExceeded: raises a budget and reruns the task).
+Other reasons the operator records (and unknown ones) are retried."""
 
 
 def is_retried(reason: str | None) -> bool:

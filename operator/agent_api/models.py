@@ -150,6 +150,116 @@ class Repository(ApiModel):
     )
 
 
+# Money in US dollars: a budget's bounds (a cent to a million dollars).
+MIN_BUDGET_USD = 0.01
+MAX_BUDGET_USD = 1_000_000.0
+MAX_BUDGET_TOKENS = 10**12
+
+
+def _at_least_a_cent(*fields: str) -> ConfigDict:
+    """CEL rules for the money fields: the API server compares an integer value with the
+    schema's minimum cast to an integer (0 would pass `minimum: 0.01`), CEL does not."""
+    return ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!has(self.{name}) || self.{name} >= {MIN_BUDGET_USD}",
+                    "message": f"{name} must be at least {MIN_BUDGET_USD} (a cent); leave it "
+                    "out for no limit",
+                    "fieldPath": f".{name}",
+                }
+                for name in fields
+            ]
+        }
+    )
+
+
+def _usd_limit(description: str) -> Any:
+    return Field(
+        default=None,
+        ge=MIN_BUDGET_USD,
+        le=MAX_BUDGET_USD,
+        alias="maxCostUSD",
+        description=description,
+    )
+
+
+class TaskBudget(ApiModel):
+    """What all attempts of a task may spend together."""
+
+    model_config = _at_least_a_cent("maxCostUSD")
+
+    max_cost_usd: float | None = _usd_limit(
+        "Estimated cost in US dollars all attempts of the task may use together (the "
+        "runner's price table, cache reads and writes included). A running attempt stops "
+        "when it reaches what is left (BudgetExceeded); with nothing left no attempt "
+        "starts. A rerun keeps the spend so far: raise the budget to run again."
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BUDGET_TOKENS,
+        description="Model tokens (input, cached input and output) all attempts of the task "
+        "may use together.",
+    )
+
+
+class PlanBudget(ApiModel):
+    """What a plan's attempts may spend, in total and per UTC day."""
+
+    model_config = _at_least_a_cent("maxCostUSD", "dailyCostUSD")
+
+    max_cost_usd: float | None = _usd_limit(
+        "Estimated cost in US dollars all attempts of the plan's tasks may use in total. "
+        "No attempt starts while the recorded spend plus what the running attempts "
+        "reserved reaches it; each attempt may use at most what was left when it started."
+    )
+    daily_cost_usd: float | None = Field(
+        default=None,
+        ge=MIN_BUDGET_USD,
+        le=MAX_BUDGET_USD,
+        alias="dailyCostUSD",
+        description="Estimated cost in US dollars the plan's attempts may use per UTC day "
+        "(counted by the day the operator records an attempt's cost, plus what the "
+        "running attempts reserved). It starts again at 00:00 UTC.",
+    )
+
+
+class ProfileBudget(ApiModel):
+    """The cap of one attempt of a profile."""
+
+    model_config = _at_least_a_cent("maxCostUSD")
+
+    max_cost_usd: float | None = _usd_limit(
+        "Estimated cost in US dollars one attempt may use; the attempt stops when it "
+        "reaches it (BudgetExceeded). It is also what the attempt reserves of its plan's "
+        "budget, so that several attempts of a budgeted plan can run at once."
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BUDGET_TOKENS,
+        description="Model tokens (input, cached input and output) one attempt may use.",
+    )
+
+
+class Spend(ApiModel):
+    """What a task's attempts spent, as their reports said."""
+
+    cost_usd: float = Field(
+        default=0.0, ge=0, alias="costUSD", description="Estimated cost of all attempts, USD."
+    )
+    tokens: int = Field(default=0, ge=0, description="Model tokens of all attempts.")
+    day: str | None = Field(
+        default=None,
+        max_length=10,
+        description="The UTC day (YYYY-MM-DD) of dayCostUSD: the last day a cost was recorded.",
+    )
+    day_cost_usd: float = Field(
+        default=0.0, ge=0, alias="dayCostUSD", description="Cost recorded on that day, USD."
+    )
+
+
 # --------------------------------------------------------------------------- AgentTask
 
 
@@ -245,6 +355,12 @@ class AgentTaskSpec(ApiModel):
         "workspace after the agent reports it is done, after the profile's spec.verify. "
         "The attempt succeeds only if every one exits 0.",
     )
+    budget: TaskBudget = Field(
+        default_factory=TaskBudget,
+        description="Spending limits across all attempts of this task. The plan's budget "
+        "(for a task without a plan, the namespace's default plan's) and the profile's "
+        "per-attempt cap apply as well: an attempt may use the least of them.",
+    )
 
 
 class TaskResult(ApiModel):
@@ -273,8 +389,8 @@ class TaskResult(ApiModel):
         default=None,
         max_length=256,
         description="Failure reason (RateLimited, Overloaded, Timeout, MaxTurns, "
-        "AgentGaveUp, ToolError, VerifyFailed, NoWork, ConfigError, DeadlineExceeded, "
-        "JobDeleted, ...).",
+        "AgentGaveUp, ToolError, VerifyFailed, NoWork, BudgetExceeded, ConfigError, "
+        "DeadlineExceeded, JobDeleted, ...).",
     )
 
 
@@ -287,6 +403,16 @@ class AttemptRecord(ApiModel):
     completion_time: Timestamp | None = None
     outcome: Literal["Running", "Succeeded", "Failed", "Cancelled"] = "Running"
     reason: str | None = Field(default=None, max_length=256)
+    allowance_usd: float | None = Field(
+        default=None,
+        ge=0,
+        alias="allowanceUSD",
+        description="What the attempt was allowed to spend (USD), reserved of its plan's "
+        "budget while it runs; unset when no budget applied.",
+    )
+    cost_usd: float | None = Field(
+        default=None, ge=0, alias="costUSD", description="What it reported it spent (USD)."
+    )
 
 
 class AgentTaskStatus(ApiModel):
@@ -338,6 +464,10 @@ class AgentTaskStatus(ApiModel):
         default=None, description="When the next retry may start."
     )
     result: TaskResult | None = None
+    spend: Spend = Field(
+        default_factory=Spend,
+        description="What the task's attempts spent so far (all runs), against spec.budget.",
+    )
     observed_rerun: str | None = Field(
         default=None, description="The spec.rerun value the current run answers."
     )
@@ -395,6 +525,7 @@ class AgentTask(Resource):
         {"name": "Agent", "type": "string", "jsonPath": ".status.agentProfile"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Attempts", "type": "integer", "jsonPath": ".status.attempts"},
+        {"name": "Cost", "type": "number", "jsonPath": ".status.spend.costUSD"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Blocked-By", "type": "string", "jsonPath": ".status.blockedBy", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
@@ -491,6 +622,12 @@ class AgentPlanSpec(ApiModel):
         default=False,
         description="Dispatch nothing new; running attempts finish.",
     )
+    budget: PlanBudget = Field(
+        default_factory=PlanBudget,
+        description="Spending limits of the plan's attempts, in total and per UTC day. The "
+        "namespace's default plan's budget applies to the tasks without a plan (counted "
+        "apart from the default plan's own tasks).",
+    )
     api_key_secret: SecretKeyRef = Field(
         default_factory=lambda: SecretKeyRef(name=DEFAULT_API_KEY_SECRET, key=DEFAULT_API_KEY_KEY),
         description="Secret key holding the Anthropic API key for the plan's agents.",
@@ -524,6 +661,36 @@ class CircuitStatus(ApiModel):
     )
 
 
+class PlanSpend(ApiModel):
+    """What the plan's attempts spent, against spec.budget."""
+
+    cost_usd: float = Field(
+        default=0.0,
+        ge=0,
+        alias="costUSD",
+        description="Recorded cost of the attempts of the plan's current tasks, USD.",
+    )
+    day: str | None = Field(
+        default=None, max_length=10, description="The UTC day (YYYY-MM-DD) of todayCostUSD."
+    )
+    today_cost_usd: float = Field(
+        default=0.0, ge=0, alias="todayCostUSD", description="Cost recorded that day, USD."
+    )
+    reserved_usd: float = Field(
+        default=0.0,
+        ge=0,
+        alias="reservedUSD",
+        description="What the running attempts may still spend (their allowances), USD.",
+    )
+    remaining_usd: float | None = Field(
+        default=None,
+        ge=0,
+        alias="remainingUSD",
+        description="What new attempts may still spend: the least of the total and today's "
+        "budget left after the recorded spend and the reservations; unset without a budget.",
+    )
+
+
 class AgentPlanStatus(ApiModel):
     """The observed state of the plan, written by the operator."""
 
@@ -544,6 +711,7 @@ class AgentPlanStatus(ApiModel):
     last_sync_time: Timestamp | None = Field(
         default=None, description="When the sync sidecar last applied the markdown."
     )
+    spend: PlanSpend = Field(default_factory=PlanSpend)
 
 
 class AgentPlan(Resource):
@@ -558,6 +726,8 @@ class AgentPlan(Resource):
         {"name": "Running", "type": "integer", "jsonPath": ".status.running"},
         {"name": "Failed", "type": "integer", "jsonPath": ".status.failed"},
         {"name": "Circuit", "type": "string", "jsonPath": ".status.circuit.state"},
+        {"name": "Spent", "type": "number", "jsonPath": ".status.spend.costUSD"},
+        {"name": "Remaining", "type": "number", "jsonPath": ".status.spend.remainingUSD"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
 
@@ -681,6 +851,11 @@ class AgentProfileSpec(ApiModel):
         default=8000, ge=1, le=200000, description="Max output tokens per model turn."
     )
     max_turns: int = Field(default=50, ge=1, le=1000, description="Max model turns in one attempt.")
+    budget: ProfileBudget = Field(
+        default_factory=ProfileBudget,
+        description="The cap of one attempt of this profile; the task's and the plan's "
+        "budgets may leave an attempt less.",
+    )
     # --- completion checks: what makes an attempt a success
     verify: list[VerifyCommand] = Field(
         default_factory=list,

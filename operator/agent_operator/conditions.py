@@ -16,6 +16,7 @@ ROUTED = "Routed"
 SUCCEEDED = "Succeeded"
 CIRCUIT_OPEN = "CircuitOpen"
 COMPLETE = "Complete"
+BUDGET_EXHAUSTED = "BudgetExhausted"  # an AgentPlan's: no attempt starts for its budget
 RULE_VALID = "RuleValid"  # an AgentProfile's: its spec.match compiles as RE2
 
 

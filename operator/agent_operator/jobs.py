@@ -28,6 +28,9 @@ RUNNER_RESOURCES: dict[str, dict[str, str]] = {
 }
 ANNOTATION_CREATED_BY = f"{models.GROUP}/created-by"
 ANNOTATION_START_TIMEOUT = f"{models.GROUP}/start-timeout-seconds"
+# The attempt's allowance (USD) as it was reserved of its plan's budget, so that an attempt
+# whose status write never landed still reserves it once its Job is adopted.
+ANNOTATION_ALLOWANCE = f"{models.GROUP}/allowance-usd"
 # Holds a finished attempt's Job and pod (whose termination message is the report) until
 # the operator has recorded the result, however long the operator is away and whatever
 # the Job's TTL: the operator removes it then, or when the task is gone.
@@ -71,6 +74,7 @@ class JobView:
     ready: int = 0  # pods ready (the agent container started)
     start_timeout_seconds: int = 300  # the profile's startTimeoutSeconds at creation
     holds_result: bool = False  # carries RESULT_FINALIZER
+    allowance_usd: float | None = None  # what the attempt reserved of its plan's budget
 
     @property
     def started(self) -> bool:
@@ -123,6 +127,7 @@ def view(raw: dict[str, Any]) -> JobView | None:
             (meta.get("annotations") or {}).get(ANNOTATION_START_TIMEOUT), default=300
         ),
         holds_result=RESULT_FINALIZER in (meta.get("finalizers") or []),
+        allowance_usd=_amount((meta.get("annotations") or {}).get(ANNOTATION_ALLOWANCE)),
         owner_uid=next(
             (
                 ref.get("uid")
@@ -132,6 +137,14 @@ def view(raw: dict[str, Any]) -> JobView | None:
             None,
         ),
     )
+
+
+def _amount(value: object) -> float | None:
+    try:
+        amount = float(str(value)) if value is not None else None
+    except ValueError:
+        return None
+    return amount if amount is not None and amount >= 0 else None
 
 
 def _count(value: object, default: int = 0) -> int:
@@ -320,6 +333,11 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             "annotations": {
                 ANNOTATION_CREATED_BY: inputs.created_by,
                 ANNOTATION_START_TIMEOUT: str(profile.start_timeout_seconds),
+                **(
+                    {ANNOTATION_ALLOWANCE: str(allowance)}
+                    if (allowance := inputs.context.budget.max_cost_usd) is not None
+                    else {}
+                ),
             },
             "finalizers": [RESULT_FINALIZER],
             "ownerReferences": [

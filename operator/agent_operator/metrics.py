@@ -17,6 +17,12 @@ are objects people create, phases and outcomes are fixed sets; no task names):
 - `agent_operator_tokens_total{namespace, profile, direction}` (counter): model tokens the
   finished attempts reported; direction is input or output.
 - `agent_operator_cost_usd_total{namespace, profile}` (counter): their estimated cost.
+- `agent_operator_plan_budget_remaining_usd{namespace, plan, window}` (gauge): what is left
+  of a plan's budget (window `total` or `daily`) after the recorded spend and the running
+  attempts' reservations; only for plans (and the tasks without a plan, plan "") whose
+  spec.budget sets that window.
+- `agent_operator_plan_budget_used_ratio{namespace, plan, window}` (gauge): the part of it
+  the recorded spend used (reservations not counted; 1 and above: no attempt starts).
 - `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
 - `agent_operator_leader` (gauge): 1 while this replica dispatches.
 """
@@ -101,6 +107,18 @@ COST = prometheus_client.Counter(
     ["namespace", "profile"],
     registry=REGISTRY,
 )
+BUDGET_REMAINING = prometheus_client.Gauge(
+    "agent_operator_plan_budget_remaining_usd",
+    "What is left of a plan's budget (total or daily) after recorded spend and reservations.",
+    ["namespace", "plan", "window"],
+    registry=REGISTRY,
+)
+BUDGET_USED = prometheus_client.Gauge(
+    "agent_operator_plan_budget_used_ratio",
+    "Part of a plan's budget (total or daily) the recorded spend used.",
+    ["namespace", "plan", "window"],
+    registry=REGISTRY,
+)
 PASS_SECONDS = prometheus_client.Histogram(
     "agent_operator_dispatch_pass_seconds",
     "Duration of one scheduling pass.",
@@ -116,9 +134,9 @@ LEADER = prometheus_client.Gauge(
 
 def clear_leader_gauges() -> None:
     """Drops the gauges only the dispatching replica keeps current (tasks, running agents,
-    circuit state), so that a replica that lost the lead stops reporting old values and
+    circuit state, budgets), so that a replica that lost the lead stops reporting old values and
     sums across replicas stay right."""
-    for gauge in (TASKS, RUNNING, CIRCUIT):
+    for gauge in (TASKS, RUNNING, CIRCUIT, BUDGET_REMAINING, BUDGET_USED):
         gauge.clear()
 
 

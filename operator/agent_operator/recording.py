@@ -22,6 +22,13 @@ def record_pass(decision: scheduling.Decision) -> None:
             metrics.ATTEMPTS.labels(namespace, profile, "Failed", reason)
     for finished in decision.finished:
         _record_finished(finished)
+    metrics.BUDGET_REMAINING.clear()
+    metrics.BUDGET_USED.clear()
+    for (scope, window), (limit, recorded, reserved) in decision.budgets.items():
+        labels = (scope[0], plan_label(scope[1]), window)
+        left = max(0.0, round(limit - recorded - reserved, 4))
+        metrics.BUDGET_REMAINING.labels(*labels).set(left)
+        metrics.BUDGET_USED.labels(*labels).set(recorded / limit if limit > 0 else 1.0)
     metrics.CIRCUIT.clear()
     for scope, plan_status in decision.plan_statuses.items():
         for state in ("Closed", "Open", "HalfOpen"):

@@ -222,9 +222,16 @@ def work(
     spec = task_input.spec
     checks = task_input.verify
     system = prompt.build_system_prompt(config.system_prompt, branch=space.branch)
+    allowance = config.allowance
     task_prompt = prompt.build_task_prompt(
-        task_input, agent_name=config.agent_name, branch=space.branch, checks=checks
+        task_input,
+        agent_name=config.agent_name,
+        branch=space.branch,
+        checks=checks,
+        allowance=allowance.describe() if allowance.limited else None,
     )
+    if allowance.limited:
+        log.runner(f"budget of this attempt: {allowance.describe()}")
     agent: loop.AgentLoop | claude_cli.ClaudeCliRun
     if config.backend == "claude-cli":
         agent = claude_cli.ClaudeCliRun(

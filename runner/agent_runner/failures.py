@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from agent_api.failures import (
     AGENT_GAVE_UP,
+    BUDGET_EXCEEDED,
     CONFIG_ERROR,
     INTERNAL_ERROR,
     MAX_TURNS,
@@ -23,6 +24,7 @@ from agent_api.failures import RunnerReason as Reason
 
 __all__ = [
     "AGENT_GAVE_UP",
+    "BUDGET_EXCEEDED",
     "CONFIG_ERROR",
     "INTERNAL_ERROR",
     "MAX_TURNS",

@@ -37,6 +37,23 @@ Limit approaching: {what}. Stop starting new work. Leave the workspace in a cons
 state and call the `report` tool now; unfinished work is still saved."""
 
 
+BUDGET_NOTE = """\
+Budget: this attempt may use {allowance}, counted from the model's token use. When it is \
+used up you get one last turn: then call the `report` tool at once, saying what is done \
+and what is left to do; the work in the workspace is committed and pushed for you."""
+
+BUDGET_NOTICE = """\
+Budget used up: this attempt {what}. Do not start anything else and call no tool but \
+`report`: call it now with status gave_up, saying what is done and exactly what is left to \
+do, so that the next attempt can continue from it. The workspace is committed and pushed \
+as it is."""
+
+
+def budget_notice(what: str) -> str:
+    """The last message of an attempt whose allowance is used up."""
+    return BUDGET_NOTICE.format(what=what)
+
+
 def _clip(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -53,8 +70,10 @@ def build_task_prompt(
     agent_name: str,
     branch: str | None,
     checks: Sequence[str] = (),
+    allowance: str | None = None,
 ) -> str:
-    """The first user message of the conversation."""
+    """The first user message of the conversation; `allowance` describes the attempt's
+    budget when it has one."""
     spec = task_input.spec
     context = task_input.context
     lines = [
@@ -90,6 +109,8 @@ def build_task_prompt(
         ]
     if checks:
         lines += ["", CHECKS_NOTE, *(f"- `{command}`" for command in checks)]
+    if allowance:
+        lines += ["", BUDGET_NOTE.format(allowance=allowance)]
     lines += [
         "",
         "Execute this task and report:",

@@ -8,12 +8,12 @@ function of those inputs so that it can be tested without a process around it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from agent_api import attempt, models, settings_errors
 
-from agent_runner import failures
+from agent_runner import budget, failures
 from agent_runner.task import TaskInput
 
 Backend = Literal["api", "claude-cli"]
@@ -63,6 +63,7 @@ class Settings:
     api_key: str | None
     base_url: str | None
     git_token: str | None
+    allowance: budget.Allowance = field(default_factory=budget.Allowance)  # may spend
 
     @property
     def agent_seconds(self) -> float:
@@ -125,6 +126,25 @@ def _positive_float(value: Any, source: str, *, allow_zero: bool = False) -> flo
     if number < 0 or (number == 0 and not allow_zero) or number != number:
         raise InvalidSetting(source, "must be a positive number of seconds")
     return number
+
+
+def resolve_allowance(task: TaskInput) -> budget.Allowance:
+    """The operator's allowance (context.budget); without one, the task's spec.budget."""
+    given = task.context.budget
+    if given.max_cost_usd is not None or given.max_tokens is not None:
+        return budget.Allowance(
+            max_cost_usd=given.max_cost_usd,
+            max_tokens=given.max_tokens,
+            basis=tuple(given.basis),
+        )
+    own = task.spec.budget
+    if own.max_cost_usd is None and own.max_tokens is None:
+        return budget.Allowance()
+    return budget.Allowance(
+        max_cost_usd=own.max_cost_usd,
+        max_tokens=own.max_tokens,
+        basis=("the task's spec.budget",),
+    )
 
 
 def resolve_settings(
@@ -202,4 +222,5 @@ def resolve_settings(
         api_key=(env.get("ANTHROPIC_API_KEY") or "").strip() or None,
         base_url=(env.get("ANTHROPIC_BASE_URL") or "").strip() or None,
         git_token=(env.get("GIT_TOKEN") or "").strip() or None,
+        allowance=resolve_allowance(task),
     )

@@ -67,6 +67,22 @@ INVALID = [
         id="plan-circuit-zero",
     ),
     pytest.param(plan(paused="no"), "spec.paused", id="plan-paused-not-bool"),
+    pytest.param(
+        plan(budget={"maxCostUSD": 0}), "spec.budget.maxCostUSD", id="plan-budget-zero"
+    ),
+    pytest.param(
+        plan(budget={"dailyCostUSD": -1}), "spec.budget.dailyCostUSD", id="plan-daily-negative"
+    ),
+    pytest.param(
+        plan(budget={"maxCostUsd": 5}), "maxCostUsd", id="plan-budget-misspelt"
+    ),
+    pytest.param(
+        task(budget={"maxTokens": 0}), "spec.budget.maxTokens", id="task-budget-tokens-zero"
+    ),
+    pytest.param(
+        profile(budget={"maxCostUSD": 2000000}), "spec.budget.maxCostUSD",
+        id="profile-budget-too-large",
+    ),
     pytest.param(profile(maxConcurrent=0), "spec.maxConcurrent", id="profile-maxConcurrent-zero"),
     pytest.param(profile(maxTurns="ten"), "spec.maxTurns", id="profile-maxTurns-not-int"),
     pytest.param(
@@ -124,12 +140,14 @@ def test_invalid_objects_are_rejected(namespace: str, obj: dict[str, Any], field
 def test_printer_columns(namespace: str) -> None:
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "tasks.yaml"))
     header = kubectl("get", "agenttasks", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "TASK", "PRIORITY", "AGENT", "PHASE", "ATTEMPTS", "AGE"]
+    assert header == ["NAME", "TASK", "PRIORITY", "AGENT", "PHASE", "ATTEMPTS", "COST", "AGE"]
     wide = kubectl("get", "atask", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
     assert wide[-2:] == ["BLOCKED-BY", "MESSAGE"]
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "plan.yaml"))
     plan_header = kubectl("get", "agentplans", "-n", namespace).stdout.splitlines()[0].split()
-    assert plan_header == ["NAME", "PROGRESS", "RUNNING", "FAILED", "CIRCUIT", "AGE"]
+    assert plan_header == [
+        "NAME", "PROGRESS", "RUNNING", "FAILED", "CIRCUIT", "SPENT", "REMAINING", "AGE"
+    ]
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "profile.yaml"))
     profile_lines = kubectl("get", "agentprofiles", "-n", namespace).stdout.splitlines()
     assert profile_lines[0].split() == ["NAME", "MODEL", "MATCH", "MAX", "AGE"]

@@ -390,6 +390,12 @@ const app = createApp({
       route, plans, plan, task, agents, recent, generated, error, live, selected, timeline, selectedRow, blockers, failures, openTask,
       colours: COLOURS,
       money: (v) => `$${(v || 0).toFixed(2)}`,
+      // The tightest window of a plan's budget: "$1.20 of $10.00 left (today)".
+      budgetLeft: (b) => {
+        const windows = [["total", b.total], ["today", b.daily]].filter((w) => w[1]);
+        const [name, w] = windows.reduce((a, c) => (c[1].remainingUSD < a[1].remainingUSD ? c : a));
+        return `$${w.remainingUSD.toFixed(2)} of $${w.limitUSD.toFixed(2)} left${name === "today" ? " today" : ""}`;
+      },
       num: (v) => String(Math.round(v || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, ","), // no Intl: it costs a first render
       time: (s) => (s ? new Date(s).toLocaleString() : "-"),
       seconds: (s) => (s == null ? "-" : s < 120 ? `${s.toFixed(1)}s` : `${Math.round(s / 60)}m`),

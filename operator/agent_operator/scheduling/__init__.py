@@ -17,6 +17,7 @@ One concern per module:
 | `settling` | done, finished and rerun tasks |
 | `profiles` | the routing decision as the task's `Routed` condition |
 | `readiness` | the chain of checks that may hold a task back |
+| `budgets` | spend per task and plan, each attempt's allowance, used-up budgets |
 | `policy` | what agents may be given: credentials, URLs, profile limits |
 | `capacity` | queue order, caps, the breaker's hold |
 | `starting` | the attempt's context, Job and status |

@@ -8,7 +8,7 @@ import datetime
 from agent_api import failures, models, report, timefmt
 
 from agent_operator import backoff, conditions, jobs, results
-from agent_operator.scheduling import reasons
+from agent_operator.scheduling import budgets, reasons
 from agent_operator.scheduling.decisions import (
     START_RECHECK,
     Cancel,
@@ -53,7 +53,12 @@ def _adopt_unrecorded_jobs(task: TaskProgress, now: datetime.datetime) -> None:
         if found.attempt > known and not found.deleting:
             started = timefmt.format_time(found.created or now)
             status.history.append(
-                models.AttemptRecord(number=found.attempt, job=found.name, start_time=started)
+                models.AttemptRecord(
+                    number=found.attempt,
+                    job=found.name,
+                    start_time=started,
+                    allowance_usd=found.allowance_usd,
+                )
             )
             status.attempts += 1
             status.current_job = found.name
@@ -200,11 +205,13 @@ def finish(
     """Records the end of the running attempt and what follows from it."""
     status = task.status
     finished_at = completed or now
+    cost = budgets.record_spend(status, result, now)
     record = record.model_copy(
         update={
             "outcome": outcome,
             "completion_time": timefmt.format_time(finished_at),
             "reason": reason,
+            "cost_usd": cost if result is not None else None,
         }
     )
     status.history[-1] = record  # the running record is always the newest

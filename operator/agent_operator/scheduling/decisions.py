@@ -109,6 +109,11 @@ class Decision:
     queue: list[TaskKey] = dataclasses.field(default_factory=list)  # ready, in start order
     phase_counts: dict[tuple[str, str, str], int] = dataclasses.field(default_factory=dict)
     running_by_profile: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    # (scope, window "total" or "daily") -> (limit, recorded spend, reserved by the running
+    # attempts), USD, of every scope with a budget
+    budgets: dict[tuple[PlanScope, str], tuple[float, float, float]] = dataclasses.field(
+        default_factory=dict
+    )
     next_wake: datetime.datetime | None = None
     deferred: int = 0  # tasks left unrouted because the pass's time budget was spent
 

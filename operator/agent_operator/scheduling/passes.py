@@ -4,12 +4,13 @@
 2. settling: done, finished and rerun tasks are settled;
 3. readiness: every other task is routed (from the route cache, or by matching the rules
    within the pass's time budget) and checked (suspended, plan missing, plan paused,
-   cycle, dependencies, gates, profile, the profile's limits, URLs, Secrets), then its
-   retry backoff;
+   cycle, dependencies, gates, profile, the profile's limits, URLs, Secrets, budget), then
+   its retry backoff;
 4. capacity: the global cap is shared fairly among the namespaces with ready work (each
    free slot goes to the namespace with the fewest running attempts per unit of weight);
    within a namespace ready tasks start P0 first, then oldest, within the plan and profile
-   caps and the plan's circuit breaker;
+   caps, the plan's circuit breaker and the budgets (each attempt started reserves its
+   allowance of its plan's budget);
 5. plans and events: plan statuses, profiles' RuleValid conditions, ownerReferences,
    Events, counts for the metrics.
 """
@@ -25,6 +26,7 @@ from agent_api import graph, models, timefmt
 from agent_operator import routing
 from agent_operator.scheduling import (
     attempts,
+    budgets,
     capacity,
     events,
     plans,
@@ -77,7 +79,7 @@ def decide(
         attempts.reconcile(task, snapshot, decision, now)
         settling.settle(task, now)
 
-    inputs = _readiness_inputs(tasks, snapshot, config)
+    inputs = _readiness_inputs(tasks, snapshot, config, now)
     states = plans.circuits(tasks, snapshot, config, now, decision)
     ready = [
         (task, route)
@@ -97,7 +99,8 @@ def decide(
 
     attempts.releases(tasks, snapshot, decision)
     plans.owner_references(tasks, snapshot, decision)
-    plans.plan_statuses(tasks, snapshot, states, decision, now)
+    plans.plan_statuses(tasks, snapshot, states, inputs.ledgers, decision, now)
+    plans.budget_figures(tasks, snapshot, config, inputs.ledgers, decision)
     for task in tasks:
         if task.status != task.entry.task.status:
             decision.statuses[task.entry.key] = task.status
@@ -124,7 +127,7 @@ def _spec(
 
 
 def _readiness_inputs(
-    tasks: list[TaskProgress], snapshot: Snapshot, config: Config
+    tasks: list[TaskProgress], snapshot: Snapshot, config: Config, now: datetime.datetime
 ) -> readiness.Inputs:
     members: dict[DependencyScope, dict[str, TaskProgress]] = defaultdict(dict)
     for task in tasks:
@@ -141,6 +144,8 @@ def _readiness_inputs(
         secrets=snapshot.secrets,
         default_plan=config.default_plan,
         policy=config.policy,
+        ledgers=budgets.ledgers(tasks, now),
+        now=now,
     )
 
 
@@ -194,11 +199,23 @@ def _start_or_queue(
         task.set_phase("Queued", hold)
         task.not_ready(reasons.CIRCUIT_OPEN, hold, now)
         return
+    ledger = inputs.ledgers.get(task.scope) or budgets.Ledger()
+    found = budgets.exhausted(task, ledger, task.plan_spec.budget, now)
+    if found is not None:  # what the attempts started earlier in this pass reserved
+        readiness.show_block(task, readiness.Block(reasons.BUDGET_EXHAUSTED, found.message), now)
+        if found.until is not None:
+            decision.wake_at(found.until)
+        return
     cap = slots.cap_reached(task, route, task.plan_spec)
     if cap is not None:
         task.set_phase("Queued", f"ready; waiting for a slot: {cap}")
         task.ready(reasons.DEPENDENCIES_MET, "dependencies met; waiting for a slot", now)
         return
+    assert route.spec is not None  # a task without its profile is blocked, never started
+    allowance = budgets.allowance(task, route.spec.budget, ledger, task.plan_spec.budget)
     members = inputs.members.get(task.dependency_scope, {})
-    decision.dispatches.append(starting.start_attempt(task, route, members, config, now))
+    decision.dispatches.append(
+        starting.start_attempt(task, route, members, config, now, allowance=allowance)
+    )
     slots.take(task, route)
+    ledger.reserve(allowance.cost_usd)  # the ledgers hold every task's scope

@@ -1,16 +1,17 @@
-"""Plans: each scope's circuit breaker, the plan's status, and each task's ownerReference
-to its plan."""
+"""Plans: each scope's circuit breaker, the plan's status (spend and BudgetExhausted
+included), the budget figures for the metrics, and each task's ownerReference to its
+plan."""
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from agent_api import failures, models, timefmt
 
 from agent_operator import circuit, conditions
-from agent_operator.scheduling import events
+from agent_operator.scheduling import budgets, events
 from agent_operator.scheduling.decisions import Decision
 from agent_operator.scheduling.progress import TaskProgress
 from agent_operator.scheduling.snapshot import Config, PlanScope, Snapshot, plan_spec_of
@@ -82,14 +83,32 @@ def owner_references(tasks: Iterable[TaskProgress], snapshot: Snapshot, decision
         decision.owner_refs[task.entry.key] = existing
 
 
+def budget_figures(
+    tasks: list[TaskProgress],
+    snapshot: Snapshot,
+    config: Config,
+    ledgers: Mapping[PlanScope, budgets.Ledger],
+    decision: Decision,
+) -> None:
+    """(limit, recorded, reserved) per window of every scope with a budget, for the
+    metrics: the plans' and those of the tasks without a plan (the default plan's budget)."""
+    scopes = set(snapshot.plans) | {task.scope for task in tasks}
+    for scope in scopes:
+        plan_budget = plan_spec_of(snapshot, scope, config).budget
+        ledger = ledgers.get(scope) or budgets.Ledger()
+        for window, figures in budgets.figures(ledger, plan_budget).items():
+            decision.budgets[(scope, window)] = figures
+
+
 def plan_statuses(
     tasks: list[TaskProgress],
     snapshot: Snapshot,
     states: dict[PlanScope, models.CircuitStatus],
+    ledgers: Mapping[PlanScope, budgets.Ledger],
     decision: Decision,
     now: datetime.datetime,
 ) -> None:
-    """Counts, progress, breaker and conditions of every AgentPlan."""
+    """Counts, progress, breaker, spend and conditions of every AgentPlan."""
     members: dict[PlanScope, list[TaskProgress]] = defaultdict(list)
     for task in tasks:
         members[task.scope].append(task)
@@ -110,6 +129,18 @@ def plan_statuses(
         status.circuit = state
         status.observed_generation = plan.metadata.generation
         status.conditions = _plan_conditions(status.conditions, state, counts, total, plan, now)
+        ledger = ledgers.get(scope) or budgets.Ledger()
+        status.spend = budgets.plan_spend(ledger, plan.spec.budget, now)
+        exhausted, reason, message = budgets.plan_condition(ledger, plan.spec.budget, now)
+        status.conditions = conditions.set_condition(
+            status.conditions,
+            type=conditions.BUDGET_EXHAUSTED,
+            status=exhausted,
+            reason=reason,
+            message=message,
+            generation=plan.metadata.generation,
+            now=now,
+        )
         decision.plan_statuses[scope] = status
 
 

@@ -1,7 +1,7 @@
 """Readiness: whether a task may run now, as a chain of small pure checks.
 
 Each check looks at one thing (suspended, plan missing, plan paused, cycle, dependencies,
-gates, profile, the profile's limits, URLs, secrets) and returns a `Block` with a reason
+gates, profile, the profile's limits, URLs, secrets, budget) and returns a `Block` with a reason
 constant, a message saying what to do, and the IDs or gates that hold the task; the first
 block wins. `required_secrets` is the one rule for which Secret keys a task's Jobs
 reference: the gatherer fetches exactly those Secrets, and the secrets check reads exactly
@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from agent_api import models
 
 from agent_operator import routing
+from agent_operator.scheduling import budgets, reasons
 from agent_operator.scheduling import policy as policy_module
-from agent_operator.scheduling import reasons
 from agent_operator.scheduling.progress import DependencyScope, TaskProgress
+from agent_operator.scheduling.snapshot import PlanScope
 
 SECRET_RECHECK = datetime.timedelta(seconds=10)  # a missing Secret is looked up again
 
@@ -45,6 +46,10 @@ class Inputs:
     secrets: Mapping[tuple[str, str], policy_module.SecretMeta | None] | None
     default_plan: str = "default"  # whose settings tasks without a plan take
     policy: policy_module.Policy = dataclasses.field(default_factory=policy_module.Policy)
+    # Each scope's spend this pass (the pass adds what the attempts it starts reserve) and
+    # the pass's time, for the budget check; None: the check is skipped.
+    ledgers: Mapping[PlanScope, budgets.Ledger] = dataclasses.field(default_factory=dict)
+    now: datetime.datetime | None = None
 
 
 Check = Callable[[TaskProgress, routing.Route, Inputs], Block | None]
@@ -208,6 +213,19 @@ def secrets(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block |
     return None
 
 
+def budget(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
+    """No attempt starts while the task's budget, or its plan's total or today's, is used up
+    (recorded spend plus what the running attempts reserved)."""
+    if inputs.now is None:
+        return None
+    ledger = inputs.ledgers.get(task.scope) or budgets.Ledger()
+    found = budgets.exhausted(task, ledger, task.plan_spec.budget, inputs.now)
+    if found is None:
+        return None
+    recheck = None if found.until is None else found.until - inputs.now
+    return Block(reasons.BUDGET_EXHAUSTED, found.message, recheck_after=recheck)
+
+
 CHECKS: tuple[Check, ...] = (
     suspended,
     plan_exists,
@@ -219,6 +237,7 @@ CHECKS: tuple[Check, ...] = (
     profile_limits,
     urls,
     secrets,
+    budget,
 )
 """In order: the first block is the one the task shows."""
 

@@ -24,6 +24,7 @@ URL_NOT_ALLOWED: Final = "URLNotAllowed"
 CREDENTIAL_NOT_ALLOWED: Final = "CredentialNotAllowed"
 SECRET_MISSING: Final = "SecretMissing"
 CHECKING_SECRET: Final = "CheckingSecret"  # not read for this pass yet: the next reads it
+BUDGET_EXHAUSTED: Final = "BudgetExhausted"  # the task's or its plan's budget is used up
 CIRCUIT_OPEN: Final = "CircuitOpen"
 MARKED_DONE: Final = "MarkedDone"
 
@@ -60,6 +61,12 @@ BUILTIN_FALLBACK: Final = "BuiltinFallback"
 # --- why a running attempt was cancelled (the attempt record's reason)
 CANCELLED_SUSPENDED: Final = SUSPENDED
 CANCELLED_MARKED_DONE: Final = MARKED_DONE
+
+# --- an AgentPlan's BudgetExhausted condition
+TOTAL_BUDGET_USED: Final = "TotalBudgetUsed"
+DAILY_BUDGET_USED: Final = "DailyBudgetUsed"
+WITHIN_BUDGET: Final = "WithinBudget"
+NO_BUDGET: Final = "NoBudget"
 
 # --- an AgentProfile's RuleValid condition
 RULE_COMPILED: Final = "RuleCompiled"

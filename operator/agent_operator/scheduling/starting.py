@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from agent_api import attempt, models, timefmt
 
 from agent_operator import conditions, jobs, routing
-from agent_operator.scheduling import attempts, reasons
+from agent_operator.scheduling import attempts, budgets, reasons
 from agent_operator.scheduling.decisions import REFUSED_CREATE_RETRY, Dispatch
 from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress, working_copy
 from agent_operator.scheduling.snapshot import Config
@@ -20,6 +20,7 @@ def attempt_context(
     route: routing.Route,
     number: int,
     members: Mapping[str, TaskProgress],
+    allowance: budgets.Allowance | None = None,
 ) -> attempt.AttemptContext:
     """What the runner is told besides the task: profile, dependencies, previous failure."""
     assert route.spec is not None  # a task without its profile is blocked, never started
@@ -52,6 +53,13 @@ def attempt_context(
         previous_failure=previous,
         dependencies=dependencies,
         verify=route.spec.verify + task.spec.verify,
+        budget=attempt.AttemptBudget(
+            max_cost_usd=allowance.cost_usd,
+            max_tokens=allowance.tokens,
+            basis=list(allowance.basis),
+        )
+        if allowance is not None
+        else attempt.AttemptBudget(),
     )
 
 
@@ -68,8 +76,11 @@ def start_attempt(
     members: Mapping[str, TaskProgress],
     config: Config,
     now: datetime.datetime,
+    *,
+    allowance: budgets.Allowance | None = None,
 ) -> Dispatch:
-    """Starts the next attempt: the Job to create and the status that records it."""
+    """Starts the next attempt: the Job to create and the status that records it; the
+    attempt record keeps the allowance it reserves of its plan's budget."""
     assert route.spec is not None
     status = task.status
     before = working_copy(status)
@@ -81,7 +92,7 @@ def start_attempt(
             profile=route.spec,
             api_key=task.plan_spec.api_key_secret,
             plan_name=task.spec.plan or "",
-            context=attempt_context(task, route, number, members),
+            context=attempt_context(task, route, number, members, allowance),
             ttl_seconds=config.job_ttl_seconds,
             created_by=config.identity,
             memory_factor=memory_factor(route.spec, status),
@@ -93,7 +104,12 @@ def start_attempt(
     status.attempts += 1
     status.current_job = name
     status.history.append(
-        models.AttemptRecord(number=number, job=name, start_time=timefmt.format_time(now))
+        models.AttemptRecord(
+            number=number,
+            job=name,
+            start_time=timefmt.format_time(now),
+            allowance_usd=allowance.cost_usd if allowance is not None else None,
+        )
     )
     del status.history[:-HISTORY_LIMIT]
     status.start_time = status.start_time or timefmt.format_time(now)

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from agent_api import attempt
 
-from agent_runner import failures, tools
+from agent_runner import budget, failures, tools
 from agent_runner.backends.messages_api import Clock, SystemClock, Usage
 from agent_runner.settings import Settings
 from agent_runner.transcript import Transcript
@@ -117,7 +117,30 @@ class ClaudeCliRun:
         if isinstance(session, str) and session:
             self.session_id = session
         self.claim = claim_from_result(result, exit_code=completed.returncode)
+        self._check_budget()
         return self.claim
+
+    def _check_budget(self) -> None:
+        """The CLI runs its own loop, so the budget is checked when it returns: its own
+        cost figure when it gives one, else the price table's."""
+        allowance = self.settings.allowance
+        if self.cost_usd is not None and allowance.max_cost_usd is not None:
+            if self.cost_usd >= allowance.max_cost_usd:
+                reached: str | None = (
+                    f"spent {budget.usd(self.cost_usd)} of its "
+                    f"{budget.usd(allowance.max_cost_usd)} allowance"
+                )
+            else:
+                tokens_only = budget.Allowance(max_tokens=allowance.max_tokens)
+                reached = tokens_only.reached(self.settings.model, self.usage)
+        else:
+            reached = allowance.reached(self.settings.model, self.usage)
+        if reached is not None:
+            raise failures.RunFailure(
+                failures.BUDGET_EXCEEDED,
+                f"the attempt {reached} ({PROGRAM} is checked when it returns); the work "
+                "so far is committed. Raise the budget and rerun the task to go on",
+            )
 
 
 class _UsageView:

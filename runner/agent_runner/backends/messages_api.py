@@ -1,11 +1,13 @@
 """The agent loop: Messages API turns with tool use, inside the attempt's limits.
 
-Limits: turns (model calls), output tokens per turn, wall clock, and an idle timeout on
-any single model reply. Before the turn or time limit the agent is told to wrap up, so
-it reports and its partial work is committed rather than cut off. Rate limiting (429)
-and overload (529, other 5xx, connection failures) are retried with backoff that
-honours ``retry-after``, within one waiting budget for the whole attempt; past it the
-attempt fails with a reason the operator can act on.
+Limits: turns (model calls), output tokens per turn, wall clock, an idle timeout on
+any single model reply, and the attempt's budget (cost and tokens, priced after every
+response). Before the turn or time limit the agent is told to wrap up, so it reports and
+its partial work is committed rather than cut off; once the budget is used up it gets one
+wrap-up turn, in which only the report tool runs, and the attempt ends as BudgetExceeded.
+Rate limiting (429) and overload (529, other 5xx, connection failures) are retried with
+backoff that honours ``retry-after``, within one waiting budget for the whole attempt;
+past it the attempt fails with a reason the operator can act on.
 
 The SDK's own retries are off (``max_retries=0``): one place decides how long to wait.
 """
@@ -17,16 +19,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
 import anthropic
 from anthropic.types import CacheControlEphemeralParam, Message
 
-from agent_runner import failures, prompt, tools
+from agent_runner import budget, failures, prompt, tools
 from agent_runner.settings import Settings
 from agent_runner.transcript import Transcript
 
 WRAP_UP_TURNS: Final = 2  # the notice comes when this many turns are left
+BUDGET_WRAP_UP_MAX_TOKENS: Final = 2048  # output cap of the turn after the budget is used
 BACKOFF_BASE_SECONDS: Final = 1.0
 BACKOFF_CAP_SECONDS: Final = 30.0
 MAX_MALFORMED_REPLIES: Final = 2  # retried before the attempt fails as InternalError
@@ -205,6 +208,12 @@ class AgentLoop:
     messages: list[dict[str, Any]] = field(default_factory=list)
     _unanswered: list[dict[str, Any]] = field(default_factory=list)  # the report's result
     _warned: bool = False
+    _over_budget: str | None = None  # set when the budget's wrap-up turn has been given
+
+    @property
+    def cost_usd(self) -> float:
+        """The estimated cost of the usage so far."""
+        return budget.cost_of(self.settings.model, self.usage)
 
     def run(self) -> tools.ReportClaim:
         """The agent's report; raises RunFailure for every way it can end otherwise."""
@@ -243,7 +252,15 @@ class AgentLoop:
             turns_left = max_turns - turn + 1
             near_turns = turns_left <= WRAP_UP_TURNS
             near_time = seconds_left <= self.settings.wrap_up_seconds
-            if not self._warned and turn > 1 and (near_turns or near_time):
+            reached = self.settings.allowance.reached(self.settings.model, self.usage)
+            if reached is not None:
+                if self._over_budget is not None:  # its wrap-up turn was given already
+                    raise self._budget_failure(reached)
+                notice = prompt.budget_notice(reached)
+                messages[-1]["content"].append({"type": "text", "text": notice})
+                self.log("runner", f"the attempt {reached}: one wrap-up turn")
+                self._over_budget = reached
+            elif not self._warned and turn > 1 and (near_turns or near_time):
                 notice = prompt.wrap_up_notice(
                     turns_left=turns_left if near_turns else None,
                     seconds_left=seconds_left if near_time else None,
@@ -261,7 +278,12 @@ class AgentLoop:
                 "model",
                 f"turn {turn}/{max_turns}: stop {reply.stop_reason}, "
                 f"{self.usage.total_input_tokens} input and "
-                f"{self.usage.output_tokens} output tokens so far",
+                f"{self.usage.output_tokens} output tokens so far"
+                + (
+                    f", {budget.usd(self.cost_usd)}"
+                    if self.settings.allowance.max_cost_usd is not None
+                    else ""
+                ),
             )
             if reply.content:  # the API refuses an empty assistant turn in the history
                 messages.append(
@@ -271,6 +293,8 @@ class AgentLoop:
                 if block.type == "text" and block.text.strip():
                     self.log("assistant", block.text)
             tool_uses = [b for b in reply.content if b.type == "tool_use"]
+            if self._over_budget is not None:
+                self._wrap_up_over_budget(tool_uses)
 
             if not tool_uses:
                 last_text = " ".join(
@@ -315,11 +339,36 @@ class AgentLoop:
                     )
                 return self.claim
             messages.append({"role": "user", "content": results})
+        reached = self.settings.allowance.reached(self.settings.model, self.usage)
+        if reached is not None:
+            raise self._budget_failure(reached)
         raise failures.RunFailure(
             failures.MAX_TURNS,
             f"the agent used all {max_turns} turns without reporting; raise maxTurns in "
             "the AgentProfile or split the task",
         )
+
+    # ------------------------------------------------------------------ budget
+
+    def _budget_failure(self, reached: str) -> failures.RunFailure:
+        allowance = self.settings.allowance
+        basis = f" (set by {'; '.join(allowance.basis)})" if allowance.basis else ""
+        return failures.RunFailure(
+            failures.BUDGET_EXCEEDED,
+            f"the attempt {reached}{basis} after {self.turns} turns; the work so far is "
+            "committed. Raise the budget and rerun the task to go on",
+        )
+
+    def _wrap_up_over_budget(self, tool_uses: list[Any]) -> NoReturn:
+        """The turn after the budget was used up: only a report is taken, then the attempt
+        ends (the claim, if any, says what is left)."""
+        for use in tool_uses:
+            if use.name == tools.REPORT_TOOL_NAME:
+                self._run_tool(use)
+            else:
+                self.log("runner", f"not running {use.name}: the budget is used up")
+        reached = self.settings.allowance.reached(self.settings.model, self.usage)
+        raise self._budget_failure(reached or self._over_budget or "used up its budget")
 
     # ------------------------------------------------------------------ tools
 
@@ -368,7 +417,9 @@ class AgentLoop:
             try:
                 reply = self.client.messages.create(
                     model=self.settings.model,
-                    max_tokens=self.settings.max_tokens,
+                    max_tokens=self.settings.max_tokens
+                    if self._over_budget is None
+                    else min(self.settings.max_tokens, BUDGET_WRAP_UP_MAX_TOKENS),
                     system=[
                         {"type": "text", "text": self.system, "cache_control": EPHEMERAL}
                     ],

@@ -116,6 +116,14 @@ def test_models_refuse_unknown_fields_and_bad_values() -> None:
         "timeoutSeconds": 7200,
         "suspend": False,
         "verify": [],
+        "budget": {},
+    }
+    with pytest.raises(ValidationError, match="maxCostUSD"):
+        models.TaskBudget.model_validate({"maxCostUSD": 0})
+    with pytest.raises(ValidationError, match="maxCostUsd"):
+        models.PlanBudget.model_validate({"maxCostUsd": 1})
+    assert models.PlanBudget(max_cost_usd=5, daily_cost_usd=1).to_api() == {
+        "maxCostUSD": 5.0, "dailyCostUSD": 1.0
     }
 
 

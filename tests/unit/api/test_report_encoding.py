@@ -23,6 +23,7 @@ ALL_REASONS = [
     "InternalError",
     "VerifyFailed",
     "NoWork",
+    "BudgetExceeded",
 ]
 
 
@@ -39,6 +40,7 @@ def test_exit_codes_are_the_agreed_ones() -> None:
         "ToolError": 8,
         "VerifyFailed": 9,
         "NoWork": 10,
+        "BudgetExceeded": 11,
     }
     assert set(failures.Reason.__args__) == set(ALL_REASONS)  # type: ignore[attr-defined]
     assert REASON_BY_EXIT_CODE[3] == "RateLimited"
@@ -47,7 +49,8 @@ def test_exit_codes_are_the_agreed_ones() -> None:
 
 def test_config_errors_are_not_worth_retrying() -> None:
     assert "ConfigError" not in RETRYABLE_REASONS
-    assert set(ALL_REASONS) - {"ConfigError"} == RETRYABLE_REASONS
+    assert "BudgetExceeded" not in RETRYABLE_REASONS  # a retry would spend past the budget
+    assert set(ALL_REASONS) - {"ConfigError", "BudgetExceeded"} == RETRYABLE_REASONS
 
 
 def test_a_report_knows_its_exit_code() -> None:

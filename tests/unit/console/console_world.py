@@ -72,6 +72,8 @@ def succeeded(start: datetime.datetime, seconds: float, *, cost: float = 0.5,
                      "completionTime": stamp(end), "outcome": "Succeeded"}],
         "result": {"summary": "done", "inputTokens": tokens[0], "outputTokens": tokens[1],
                    "costUSD": cost, "branch": "agent/x", "commit": "abc123"},
+        "spend": {"costUSD": cost, "tokens": sum(tokens), "day": stamp(end)[:10],
+                  "dayCostUSD": cost},
     }
 
 

@@ -77,6 +77,27 @@ def test_plan_summary_counts_spend_rate_and_eta() -> None:
     assert summary["eta"] == "2025-03-01T13:00:00.000000Z"
 
 
+def test_plan_summary_shows_the_budget_and_a_used_up_one_holds_the_tasks() -> None:
+    model = fed(
+        plan(budget={"maxCostUSD": 1.0, "dailyCostUSD": 5.0}),
+        task("a", "T001.001", status=succeeded(T0, 300, cost=1.0)),
+        task("b", "T001.002"),
+        now=T0 + datetime.timedelta(minutes=30),
+    ).refresh()
+    document = views.plans(model)
+    schemas.PlanList.model_validate(document)
+    budget = document["items"][0]["budget"]
+    assert budget["exhausted"] is True
+    assert budget["total"] == {
+        "limitUSD": 1.0, "spentUSD": 1.0, "reservedUSD": 0.0, "remainingUSD": 0.0
+    }
+    assert budget["daily"]["remainingUSD"] == 4.0  # recorded on T0's day, "today"
+    waiting = {e["task"]: e["reason"] for e in views.queue(model)["waiting"]}
+    assert waiting == {"b": "BudgetExhausted"}
+    without = fed(plan(), task("a", "T001.001")).refresh()
+    assert views.plans(without)["items"][0]["budget"] is None
+
+
 def test_tasks_without_a_plan_form_the_default_plan() -> None:
     model = fed(task("loose", "T001.001", plan=None)).refresh()
     assert [(p["name"], p["exists"], p["total"]) for p in views.plans(model)["items"]] == [

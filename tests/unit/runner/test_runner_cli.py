@@ -616,6 +616,8 @@ def test_sigterm_ends_the_attempt_as_a_timeout_with_a_report(
     report = json.loads(report_path.read_text())
     assert report["reason"] == "Timeout" and "SIGTERM" in report["summary"]
     assert report["filesChanged"] == ["early.txt"]
+    # A cancel costs at most the model call in flight: no turn is started after it.
+    assert len(fake_api.requests) == 2
 
 
 def test_prompt_cache_tokens_count_as_input_at_their_price(

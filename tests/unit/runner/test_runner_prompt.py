@@ -61,3 +61,17 @@ def test_the_agent_is_told_the_checks_before_it_starts() -> None:
     assert "- `pytest -q`\n- `ruff check .`" in text
     assert text.index("completion checks") < text.index("Execute this task and report")
     assert "completion checks" not in prompt.build_task_prompt(task, agent_name="a", branch=None)
+
+
+def test_the_budget_is_told_only_when_there_is_one() -> None:
+    task = parse_task(json.dumps(agent_task()), source="t")
+
+    without = prompt.build_task_prompt(task, agent_name="a", branch=None)
+    text = prompt.build_task_prompt(
+        task, agent_name="a", branch=None, allowance="$2.00 of estimated model cost"
+    )
+
+    assert "Budget" not in without
+    assert "Budget: this attempt may use $2.00 of estimated model cost" in text
+    assert "one last turn" in text
+    assert "what is left" in prompt.budget_notice("spent $2.10 of its $2.00 allowance")
