@@ -53,8 +53,10 @@ def build_task_prompt(
     agent_name: str,
     branch: str | None,
     checks: Sequence[str] = (),
+    review: Sequence[str] | None = None,
 ) -> str:
-    """The first user message of the conversation."""
+    """The first user message of the conversation; `review` is the section on the
+    branch's pull request review (`review.feedback_lines`), when it has comments."""
     spec = task_input.spec
     context = task_input.context
     lines = [
@@ -88,6 +90,8 @@ def build_task_prompt(
             ),
             "Avoid what made it fail; its committed work, if any, is already in the workspace.",
         ]
+    if review:
+        lines += ["", *review]
     if checks:
         lines += ["", CHECKS_NOTE, *(f"- `{command}`" for command in checks)]
     lines += [
