@@ -17,6 +17,11 @@ are objects people create, phases and outcomes are fixed sets; no task names):
 - `agent_operator_tokens_total{namespace, profile, direction}` (counter): model tokens the
   finished attempts reported; direction is input or output.
 - `agent_operator_cost_usd_total{namespace, profile}` (counter): their estimated cost.
+- `agent_operator_pull_requests_total{namespace, plan, outcome}` (counter): pull requests
+  successful attempts reported (outcome `reported`), and those of tasks awaiting review
+  seen merged (`merged`) or closed without merge (`rejected`).
+- `agent_operator_review_seconds{namespace, outcome}` (histogram): from the attempt that
+  reported the pull request to its merge (`merged`) or rejection (`rejected`).
 - `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
 - `agent_operator_leader` (gauge): 1 while this replica dispatches.
 """
@@ -38,6 +43,7 @@ _KNOWN_REASONS = frozenset(
         failures.JOB_FAILED,
         failures.DISRUPTED,
         failures.OUT_OF_MEMORY,
+        failures.NO_PULL_REQUEST,
         *failures.NOT_STARTED,
         reasons.CANCELLED_SUSPENDED,
         reasons.CANCELLED_MARKED_DONE,
@@ -99,6 +105,19 @@ COST = prometheus_client.Counter(
     "agent_operator_cost_usd",
     "Estimated cost in US dollars reported by finished attempts.",
     ["namespace", "profile"],
+    registry=REGISTRY,
+)
+PULL_REQUESTS = prometheus_client.Counter(
+    "agent_operator_pull_requests",
+    "Pull requests reported by successful attempts, and merged or rejected after review.",
+    ["namespace", "plan", "outcome"],
+    registry=REGISTRY,
+)
+REVIEW_SECONDS = prometheus_client.Histogram(
+    "agent_operator_review_seconds",
+    "From the attempt that reported a pull request to its merge or rejection.",
+    ["namespace", "outcome"],
+    buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
     registry=REGISTRY,
 )
 PASS_SECONDS = prometheus_client.Histogram(

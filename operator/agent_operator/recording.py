@@ -22,6 +22,13 @@ def record_pass(decision: scheduling.Decision) -> None:
             metrics.ATTEMPTS.labels(namespace, profile, "Failed", reason)
     for finished in decision.finished:
         _record_finished(finished)
+    for review in decision.reviews:
+        namespace, plan = review.scope[0], plan_label(review.scope[1])
+        metrics.PULL_REQUESTS.labels(namespace, plan, review.outcome).inc()
+        if review.seconds_under_review is not None:
+            metrics.REVIEW_SECONDS.labels(namespace, review.outcome).observe(
+                max(0.0, review.seconds_under_review)
+            )
     metrics.CIRCUIT.clear()
     for scope, plan_status in decision.plan_statuses.items():
         for state in ("Closed", "Open", "HalfOpen"):
