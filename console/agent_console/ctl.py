@@ -363,6 +363,8 @@ def describe(d: dict[str, Any], now: datetime.datetime) -> str:
             f"{result.get('outputTokens', 0):,} out",
             f"  Cost:         {_money(result.get('costUSD', 0.0))}",
         ]
+        if result.get("prUrl"):
+            lines.append(f"  Pull request: {result['prUrl']}")
         if result.get("reason"):
             lines.append(f"  Reason:       {result['reason']}")
     if status.get("conditions"):
@@ -394,10 +396,10 @@ def cmd_rerun(session: Session) -> int:
     key = session.task(session.args.task, session.args.plan)
     found = session.model().tasks[key]
     phase = found.status.phase
-    if phase not in ("Succeeded", "Failed", "Cancelled"):
+    if phase not in ("Succeeded", "Failed", "Cancelled", "AwaitingReview", "Rejected"):
         raise Failure(
             f"task {key[0]}/{key[1]} is {phase or 'Pending'}: only a finished task "
-            "(Succeeded, Failed or Cancelled) can be rerun"
+            "(Succeeded, Failed, Cancelled, AwaitingReview or Rejected) can be rerun"
         )
     if found.spec.done:
         raise Failure(

@@ -19,6 +19,8 @@ MARKS = {
     "Blocked": "■",
     "Cancelled": "⊘",
     "Pending": "·",
+    "AwaitingReview": "◔",
+    "Rejected": "✗",
 }
 COLOURS = {  # the web page's colours, per phase
     "Succeeded": "#2e7d32",
@@ -29,6 +31,8 @@ COLOURS = {  # the web page's colours, per phase
     "Blocked": "#757575",
     "Cancelled": "#4e342e",
     "Pending": "#9e9e9e",
+    "AwaitingReview": "#00838f",
+    "Rejected": "#ad1457",
 }
 
 

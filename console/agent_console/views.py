@@ -301,7 +301,7 @@ def _ready_condition(status: models.AgentTaskStatus) -> models.Condition | None:
 def _summary(model: Model, scope: Key) -> Doc:
     members = model.scopes.get(scope, [])
     entry = model.snapshot.plans.get(scope)
-    counts = dict.fromkeys((p.lower() for p in models.PHASES), 0)
+    counts = dict.fromkeys((models.phase_key(p) for p in models.PHASES), 0)
     tokens_in = tokens_out = 0
     cost = 0.0
     starts: list[datetime.datetime] = []
@@ -309,7 +309,7 @@ def _summary(model: Model, scope: Key) -> Doc:
     for key in members:
         task = model.tasks[key]
         status = task.status
-        phase = (status.phase or "Pending").lower()
+        phase = models.phase_key(status.phase or "Pending")
         counts[phase] += 1
         if status.result is not None:
             tokens_in += status.result.input_tokens

@@ -71,6 +71,8 @@ CONTAINER_CONFIG_ERROR: Final = "ContainerConfigError"  # e.g. a missing Secret 
 UNSCHEDULABLE: Final = "Unschedulable"  # no node fits (the scheduler's message)
 POD_CREATE_REFUSED: Final = "PodCreateRefused"  # quota or admission refused the pod
 START_TIMEOUT: Final = "StartTimeout"  # not started, and nothing says why
+# A successful attempt that reported no pull request where the plan's spec.review needs one
+NO_PULL_REQUEST: Final = "NoPullRequest"
 
 NOT_STARTED: Final[frozenset[str]] = frozenset(
     {IMAGE_PULL_FAILED, CONTAINER_CONFIG_ERROR, UNSCHEDULABLE, POD_CREATE_REFUSED, START_TIMEOUT}
@@ -98,7 +100,7 @@ are worth a retry because the next prompt carries the failure (for VerifyFailed,
 checks' output) and the branch keeps the work done so far."""
 
 NOT_RETRIED: Final[frozenset[str]] = frozenset(
-    {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED, BUDGET_EXCEEDED}
+    {CONFIG_ERROR, CONTAINER_CONFIG_ERROR, POD_CREATE_REFUSED, BUDGET_EXCEEDED, NO_PULL_REQUEST}
 )
 """Reasons a retry cannot fix: the same input fails the same way, so the task fails at once
 until a person fixes the cause (for BudgetExceeded: raises a budget and reruns the task).

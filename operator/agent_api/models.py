@@ -40,7 +40,16 @@ Priority = Literal["P0", "P1", "P2", "P3"]
 PRIORITIES: tuple[Priority, ...] = ("P0", "P1", "P2", "P3")  # dispatch order: P0 first
 DEFAULT_PRIORITY: Priority = "P2"
 Phase = Literal[
-    "Pending", "Blocked", "Queued", "Running", "Retrying", "Succeeded", "Failed", "Cancelled"
+    "Pending",
+    "Blocked",
+    "Queued",
+    "Running",
+    "Retrying",
+    "AwaitingReview",
+    "Succeeded",
+    "Failed",
+    "Rejected",
+    "Cancelled",
 ]
 PHASES: tuple[Phase, ...] = (
     "Pending",
@@ -48,10 +57,21 @@ PHASES: tuple[Phase, ...] = (
     "Queued",
     "Running",
     "Retrying",
+    "AwaitingReview",
     "Succeeded",
     "Failed",
+    "Rejected",
     "Cancelled",
 )
+ReviewMode = Literal["none", "pr-open", "merged"]
+
+
+def phase_key(phase: str) -> str:
+    """A phase as a PhaseCounts field: AwaitingReview -> awaiting_review."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(phase))
+
+
+ForgeType = Literal["github", "gitlab"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 CircuitState = Literal["Closed", "Open", "HalfOpen"]
 
@@ -129,6 +149,29 @@ class SecretKeyRef(ApiModel):
     )
 
 
+class RepositoryForge(ApiModel):
+    """The forge hosting a repository, where each task's branch becomes a pull request."""
+
+    type: ForgeType = Field(description="github or gitlab.")
+    api_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$",
+        description="API root. Default: https://api.github.com for github.com, "
+        "<scheme>://<host>/api/v3 for other GitHub hosts, <scheme>://<host>/api/v4 for "
+        "GitLab. Its host must be on the credential's allowed hosts.",
+    )
+    project: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$",
+        description="owner/name (GitHub) or group/name (GitLab). Default: the path of "
+        "the repository URL without .git.",
+    )
+
+
 class Repository(ApiModel):
     """A git repository an agent works in."""
 
@@ -147,6 +190,12 @@ class Repository(ApiModel):
         default=None,
         description="Secret key holding an access token for cloning and pushing. "
         "Omit for public or file:// repositories.",
+    )
+    forge: RepositoryForge | None = Field(
+        default=None,
+        description="The forge hosting the repository: a successful attempt opens (or "
+        "updates) a pull request from agent/<taskId> to spec.repository.branch, with the "
+        "token of credentialsSecret. See docs/review.md.",
     )
 
 
@@ -385,12 +434,39 @@ class TaskResult(ApiModel):
     cost_usd: float = Field(
         default=0.0, ge=0, alias="costUSD", description="Estimated cost in US dollars."
     )
+    pr_url: str | None = Field(
+        default=None, max_length=2048, alias="prUrl", description="The pull request's page."
+    )
+    pr_number: int | None = Field(
+        default=None, ge=1, alias="prNumber", description="The pull request's number."
+    )
     reason: str | None = Field(
         default=None,
         max_length=256,
         description="Failure reason (RateLimited, Overloaded, Timeout, MaxTurns, "
         "AgentGaveUp, ToolError, VerifyFailed, NoWork, BudgetExceeded, ConfigError, "
         "DeadlineExceeded, JobDeleted, ...).",
+    )
+
+
+class ReviewStatus(ApiModel):
+    """The pull request of the task's last successful attempt, as the operator last saw
+    it on the forge (plans with spec.review merged)."""
+
+    state: Literal["open", "merged", "closed"] = Field(
+        default="open", description="open, merged, or closed without merge."
+    )
+    url: str | None = Field(default=None, max_length=2048, description="The pull request.")
+    number: int | None = Field(default=None, ge=1)
+    opened_time: Timestamp | None = Field(
+        default=None, description="When the task started waiting for the review."
+    )
+    checked_time: Timestamp | None = Field(
+        default=None, description="When the forge was last asked."
+    )
+    merged_time: Timestamp | None = Field(default=None, description="When it was merged.")
+    message: str | None = Field(
+        default=None, max_length=1024, description="The last problem asking the forge."
     )
 
 
@@ -421,7 +497,8 @@ class AgentTaskStatus(ApiModel):
     phase: Phase | None = Field(
         default=None,
         description="Summary for people: Pending, Blocked, Queued, Running, Retrying, "
-        "Succeeded, Failed or Cancelled.",
+        "AwaitingReview (succeeded; its pull request waits for a merge), Succeeded, "
+        "Failed, Rejected (its pull request was closed without merge) or Cancelled.",
     )
     message: str | None = Field(default=None, max_length=4096, description="Why it is so.")
     conditions: list[Condition] = Field(
@@ -467,6 +544,9 @@ class AgentTaskStatus(ApiModel):
     spend: Spend = Field(
         default_factory=Spend,
         description="What the task's attempts spent so far (all runs), against spec.budget.",
+    )
+    review: ReviewStatus | None = Field(
+        default=None, description="The pull request under review (spec.review merged)."
     )
     observed_rerun: str | None = Field(
         default=None, description="The spec.rerun value the current run answers."
@@ -528,6 +608,7 @@ class AgentTask(Resource):
         {"name": "Cost", "type": "number", "jsonPath": ".status.spend.costUSD"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Blocked-By", "type": "string", "jsonPath": ".status.blockedBy", "priority": 1},
+        {"name": "PR", "type": "string", "jsonPath": ".status.result.prUrl", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     ]
 
@@ -628,6 +709,13 @@ class AgentPlanSpec(ApiModel):
         "namespace's default plan's budget applies to the tasks without a plan (counted "
         "apart from the default plan's own tasks).",
     )
+    review: ReviewMode = Field(
+        default="none",
+        description="What a task whose repository names a forge needs before its "
+        "dependents may start: none (the attempt succeeded), pr-open (its pull request "
+        "is open, which a successful attempt makes so) or merged (a person merged it; "
+        "until then the task is AwaitingReview, and Rejected if it is closed unmerged).",
+    )
     api_key_secret: SecretKeyRef = Field(
         default_factory=lambda: SecretKeyRef(name=DEFAULT_API_KEY_SECRET, key=DEFAULT_API_KEY_KEY),
         description="Secret key holding the Anthropic API key for the plan's agents.",
@@ -645,8 +733,10 @@ class PhaseCounts(ApiModel):
     queued: int = 0
     running: int = 0
     retrying: int = 0
+    awaiting_review: int = 0
     succeeded: int = 0
     failed: int = 0
+    rejected: int = 0
     cancelled: int = 0
 
 

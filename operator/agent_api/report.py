@@ -25,6 +25,7 @@ MAX_BRANCH_CHARS: Final = limits.max_length(models.TaskResult, "branch")
 MAX_COMMIT_CHARS: Final = limits.max_length(models.TaskResult, "commit")
 MAX_REASON_CHARS: Final = limits.max_length(models.TaskResult, "reason")
 MAX_STATUS_CHARS: Final = limits.max_length(models.TaskResult, "status")
+MAX_PR_URL_CHARS: Final = limits.max_length(models.TaskResult, "pr_url")
 MAX_PATH_CHARS: Final = 512  # a path in filesChanged (TaskResult sets no cap of its own)
 ELLIPSIS: Final = "…"
 
@@ -45,6 +46,8 @@ class Report:
     output_tokens: int = 0
     cost_usd: float = 0.0
     reason: str | None = None  # None on success, else a failures reason
+    pr_url: str | None = None  # the task's pull request, opened or updated by this attempt
+    pr_number: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -53,6 +56,7 @@ class Report:
         return failures.EXIT_CODES.get(self.reason or failures.INTERNAL_ERROR, 1)
 
     def as_dict(self) -> dict[str, Any]:
+        pull = {"prUrl": self.pr_url, "prNumber": self.pr_number} if self.pr_url else {}
         return {
             "status": self.status,
             "summary": self.summary,
@@ -64,6 +68,7 @@ class Report:
             "outputTokens": self.output_tokens,
             "costUSD": self.cost_usd,
             "reason": self.reason,
+            **pull,
         }
 
 
@@ -91,6 +96,9 @@ def _capped(report: Report) -> Report:
         branch=None if report.branch is None else _shorten(report.branch, MAX_BRANCH_CHARS),
         commit=None if report.commit is None else _shorten(report.commit, MAX_COMMIT_CHARS),
         reason=None if report.reason is None else _shorten(report.reason, MAX_REASON_CHARS),
+        # a shortened URL is a wrong one: dropped instead
+        pr_url=report.pr_url if report.pr_url and len(report.pr_url) <= 512 else None,
+        pr_number=report.pr_number if report.pr_number and report.pr_number > 0 else None,
         input_tokens=max(0, report.input_tokens),
         output_tokens=max(0, report.output_tokens),
         cost_usd=max(0.0, report.cost_usd),
@@ -207,6 +215,12 @@ def _from_mapping(data: dict[str, Any], *, raw: str) -> models.TaskResult:
         count = _count(data.get(key))
         if count is not None:
             fields[attr] = count
+    url = data.get("prUrl")
+    if isinstance(url, str) and 0 < len(url) <= MAX_PR_URL_CHARS:
+        fields["pr_url"] = url
+    number = _count(data.get("prNumber"))
+    if number:
+        fields["pr_number"] = number
     cost = data.get("costUSD")
     if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
         fields["cost_usd"] = float(cost)

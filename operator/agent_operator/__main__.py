@@ -176,6 +176,8 @@ async def run(config: settings.OperatorSettings) -> None:
                 identity=identity,
                 namespace_weights=tuple(sorted(config.namespace_weights.items())),
                 policy=config.policy(),
+                review_poll_seconds=config.review_poll_seconds,
+                review_poll_max_seconds=config.review_poll_max_seconds,
             ),
             pass_budget_seconds=config.pass_budget_seconds,
             namespaces=namespaces,

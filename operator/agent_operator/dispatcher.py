@@ -75,7 +75,7 @@ class Dispatcher:
         self._synced: tuple[int, float] | None = None  # (leadership term, when) of the relist
         self.gate = leadership.LeadershipGate(elector, on_change=self.wake, monotonic=monotonic)
         self.gatherer = gathering.Gatherer(
-            client=client, store=store, config=config, monotonic=monotonic
+            client=client, store=store, config=config, monotonic=monotonic, now=now
         )
         self.events = eventing.EventPoster(client)
         self.actuator = actuator.Actuator(

@@ -8,6 +8,7 @@ account, else ~/.kube/config), with the handful of calls the operator needs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -337,6 +338,24 @@ class Kube:
             annotations=dict(meta.get("annotations") or {}),
             keys=keys,
         )
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """One key of a Secret, decoded; None when the Secret or key is absent or the
+        operator may not read it. Only the review's forge token is read this way, after
+        the same checks as the Jobs' references (see docs/review.md)."""
+        try:
+            secret = await self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except ApiError as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        encoded = (secret.get("data") or {}).get(key)
+        if not isinstance(encoded, str):
+            return None
+        try:
+            return base64.b64decode(encoded).decode().strip() or None
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     async def ensure_network_policy(self, manifest: dict[str, Any]) -> None:
         """Creates the NetworkPolicy, or replaces its spec and labels when they differ."""

@@ -23,6 +23,11 @@ are objects people create, phases and outcomes are fixed sets; no task names):
   spec.budget sets that window.
 - `agent_operator_plan_budget_used_ratio{namespace, plan, window}` (gauge): the part of it
   the recorded spend used (reservations not counted; 1 and above: no attempt starts).
+- `agent_operator_pull_requests_total{namespace, plan, outcome}` (counter): pull requests
+  successful attempts reported (outcome `reported`), and those of tasks awaiting review
+  seen merged (`merged`) or closed without merge (`rejected`).
+- `agent_operator_review_seconds{namespace, outcome}` (histogram): from the attempt that
+  reported the pull request to its merge (`merged`) or rejection (`rejected`).
 - `agent_operator_dispatch_pass_seconds` (histogram): time of one scheduling pass.
 - `agent_operator_leader` (gauge): 1 while this replica dispatches.
 """
@@ -44,6 +49,7 @@ _KNOWN_REASONS = frozenset(
         failures.JOB_FAILED,
         failures.DISRUPTED,
         failures.OUT_OF_MEMORY,
+        failures.NO_PULL_REQUEST,
         *failures.NOT_STARTED,
         reasons.CANCELLED_SUSPENDED,
         reasons.CANCELLED_MARKED_DONE,
@@ -117,6 +123,19 @@ BUDGET_USED = prometheus_client.Gauge(
     "agent_operator_plan_budget_used_ratio",
     "Part of a plan's budget (total or daily) the recorded spend used.",
     ["namespace", "plan", "window"],
+    registry=REGISTRY,
+)
+PULL_REQUESTS = prometheus_client.Counter(
+    "agent_operator_pull_requests",
+    "Pull requests reported by successful attempts, and merged or rejected after review.",
+    ["namespace", "plan", "outcome"],
+    registry=REGISTRY,
+)
+REVIEW_SECONDS = prometheus_client.Histogram(
+    "agent_operator_review_seconds",
+    "From the attempt that reported a pull request to its merge or rejection.",
+    ["namespace", "outcome"],
+    buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
     registry=REGISTRY,
 )
 PASS_SECONDS = prometheus_client.Histogram(

@@ -29,6 +29,13 @@ def record_pass(decision: scheduling.Decision) -> None:
         left = max(0.0, round(limit - recorded - reserved, 4))
         metrics.BUDGET_REMAINING.labels(*labels).set(left)
         metrics.BUDGET_USED.labels(*labels).set(recorded / limit if limit > 0 else 1.0)
+    for review in decision.reviews:
+        namespace, plan = review.scope[0], plan_label(review.scope[1])
+        metrics.PULL_REQUESTS.labels(namespace, plan, review.outcome).inc()
+        if review.seconds_under_review is not None:
+            metrics.REVIEW_SECONDS.labels(namespace, review.outcome).observe(
+                max(0.0, review.seconds_under_review)
+            )
     metrics.CIRCUIT.clear()
     for scope, plan_status in decision.plan_statuses.items():
         for state in ("Closed", "Open", "HalfOpen"):

@@ -102,6 +102,20 @@ class OperatorSettings(SandboxSettings):
         description="How often the whole cache is re-listed from the API server, as a guard "
         "against missed watch events.",
     )
+    review_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86400,
+        description="How soon the forge is asked about a pull request awaiting review "
+        "(plans with spec.review merged); the wait doubles after each answer that finds "
+        "it unchanged, up to review_poll_max_seconds.",
+    )
+    review_poll_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="The longest wait between two looks at a pull request awaiting review.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -37,6 +37,11 @@ class SandboxSettings(BaseSettings):
         description="URLs spec.repository.url may start with (scheme://host[/path]; "
         "file:///path for local repositories).",
     )
+    allowed_forge_api_urls: CommaList = Field(
+        default_factory=lambda: list(policy.DEFAULT_FORGE_API_URLS),
+        description="Forge API URLs (spec.repository.forge) pull requests may be opened "
+        "and watched through (scheme://host[/path]).",
+    )
     allowed_images: CommaList = Field(
         default_factory=lambda: list(policy.DEFAULT_IMAGE_PREFIXES),
         description="Prefixes a profile's images must start with (registry/ or "
@@ -100,6 +105,7 @@ class SandboxSettings(BaseSettings):
     @field_validator(
         "allowed_api_urls",
         "allowed_repository_urls",
+        "allowed_forge_api_urls",
         "allowed_images",
         "allowed_service_accounts",
         "allowed_runtime_classes",
@@ -139,6 +145,7 @@ class SandboxSettings(BaseSettings):
         return policy.Policy(
             api_urls=tuple(self.allowed_api_urls),
             repository_urls=tuple(self.allowed_repository_urls),
+            forge_api_urls=tuple(self.allowed_forge_api_urls),
             images=tuple(self.allowed_images),
             service_accounts=tuple(self.allowed_service_accounts),
             runtime_classes=tuple(self.allowed_runtime_classes),

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agent_api import report, settings_errors
+from agent_api import forge, report, settings_errors
 
 from agent_runner import (
     completion,
@@ -27,6 +27,7 @@ from agent_runner import (
     failures,
     pricing,
     prompt,
+    review,
     sandbox,
     settings,
     task,
@@ -98,6 +99,7 @@ class Attempt:
     checks: list[completion.CheckResult] | None = None  # the round of checks that passed
     outcome: workspace.Outcome | None = None
     failure: failures.RunFailure | None = None
+    pull: forge.PullRequest | None = None  # the task's pull request after this attempt
 
     def summary(self) -> str:
         """The agent's summary, after the failure message when there is one (first, so
@@ -221,6 +223,8 @@ def work(
     """The agent's turn, the completion checks, and saving the work."""
     spec = task_input.spec
     checks = task_input.verify
+    client = connect_forge(config, task_input, deadline, clock) if space.branch else None
+    found = reviews(client, space.branch, log) if client is not None else None
     system = prompt.build_system_prompt(config.system_prompt, branch=space.branch)
     allowance = config.allowance
     task_prompt = prompt.build_task_prompt(
@@ -229,6 +233,7 @@ def work(
         branch=space.branch,
         checks=checks,
         allowance=allowance.describe() if allowance.limited else None,
+        review=review.feedback_lines(found) if found is not None else None,
     )
     if allowance.limited:
         log.runner(f"budget of this attempt: {allowance.describe()}")
@@ -290,21 +295,112 @@ def work(
         log.runner(f"saving the work failed: {attempt.outcome.error}")
         if attempt.failure is None:
             attempt.failure = attempt.outcome.error
+    if client is not None and attempt.failure is None and attempt.outcome.branch:
+        client = connect_forge(config, task_input, deadline, clock)  # the budget left now
+        assert client is not None
+        open_pull_request(client, config, task_input, log, attempt)
+
+
+FORGE_WAIT_SECONDS = 120.0  # the longest rate-limit wait of one forge call
+
+
+def connect_forge(
+    config: settings.Settings,
+    task_input: task.TaskInput,
+    deadline: float,
+    clock: loop.SystemClock,
+) -> forge.Forge | None:
+    """The forge client when the repository names a forge. Its rate limits are waited
+    out up to FORGE_WAIT_SECONDS a call, and never into the last 15 s of the attempt's
+    time (the agent's share ends at `deadline`; the finish reserve follows it)."""
+    repository = task_input.spec.repository
+    if repository is None or repository.forge is None:
+        return None
+    end = deadline + settings.finish_reserve(config.timeout_seconds) - 15.0
+    wait = max(0.0, min(FORGE_WAIT_SECONDS, end - clock.monotonic()))
+    return forge.connect(repository, config.git_token, max_wait_seconds=wait)
+
+
+def reviews(client: forge.Forge, branch: str | None, log: Transcript) -> review.Feedback | None:
+    """The review of the branch's pull request, for the prompt; a forge that cannot
+    answer costs the agent the comments, not the attempt."""
+    if branch is None:
+        return None
+    try:
+        found = review.feedback(client, branch)
+    except forge.ForgeError as error:
+        log.runner(f"could not read the pull request's review: {error}")
+        return None
+    if found is not None:
+        log.runner(
+            f"pull request #{found.pull.number} has {len(found.comments)} review comments; "
+            "they are in the prompt"
+        )
+    return found
+
+
+def open_pull_request(
+    client: forge.Forge,
+    config: settings.Settings,
+    task_input: task.TaskInput,
+    log: Transcript,
+    attempt: Attempt,
+) -> None:
+    """Opens or updates the task's pull request; a forge that refuses fails the attempt
+    (ToolError, or RateLimited past the wait), its work already pushed."""
+    outcome = attempt.outcome
+    spec = task_input.spec
+    assert outcome is not None and outcome.branch is not None and spec.repository is not None
+    body = review.pull_body(
+        task_input,
+        summary=attempt.summary(),
+        files=outcome.files_changed,
+        checks=attempt.checks or [],
+        tests_passed=tools.tests_passed(attempt.commands or []),
+        cost_usd=attempt_cost(attempt),
+        commit=outcome.commit,
+        attempt=task_input.context.attempt,
+        agent=config.agent_name,
+    )
+    try:
+        attempt.pull = review.publish(
+            client,
+            head=outcome.branch,
+            base=spec.repository.branch,
+            title=log.redactor(review.pull_title(spec)),
+            body=log.redactor(body),
+            log=log.runner,
+        )
+    except forge.RateLimited as error:
+        attempt.failure = failures.RunFailure(
+            failures.RATE_LIMITED, f"the pull request could not be opened: {error}"
+        )
+    except forge.ForgeError as error:
+        attempt.failure = failures.RunFailure(
+            failures.TOOL_ERROR, f"the pull request could not be opened: {error}"
+        )
+    if attempt.failure is not None:
+        log.runner(f"attempt failed: {attempt.failure}")
+
+
+def attempt_cost(attempt: Attempt) -> float:
+    """The attempt's cost: the CLI's own figure, else priced from the token counts."""
+    usage = attempt.usage or loop.Usage()
+    if attempt.cli_cost is not None:
+        return round(attempt.cli_cost, 4)
+    return pricing.cost_usd(
+        attempt.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+    )
 
 
 def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
     """The report from what the attempt recorded; pure apart from the redactor."""
     usage = attempt.usage or loop.Usage()
-    if attempt.cli_cost is not None:
-        cost = round(attempt.cli_cost, 4)
-    else:
-        cost = pricing.cost_usd(
-            attempt.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-        )
+    cost = attempt_cost(attempt)
     failure = attempt.failure
     summary = attempt.summary()
     outcome = attempt.outcome
@@ -320,6 +416,8 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
         output_tokens=usage.output_tokens,
         cost_usd=cost,
         reason=None if failure is None else failure.reason,
+        pr_url=attempt.pull.url if attempt.pull else None,
+        pr_number=attempt.pull.number if attempt.pull else None,
     )
 
 

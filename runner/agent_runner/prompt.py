@@ -71,9 +71,11 @@ def build_task_prompt(
     branch: str | None,
     checks: Sequence[str] = (),
     allowance: str | None = None,
+    review: Sequence[str] | None = None,
 ) -> str:
     """The first user message of the conversation; `allowance` describes the attempt's
-    budget when it has one."""
+    budget when it has one; `review` is the section on the branch's pull request review
+    (`review.feedback_lines`), when it has comments."""
     spec = task_input.spec
     context = task_input.context
     lines = [
@@ -107,6 +109,8 @@ def build_task_prompt(
             ),
             "Avoid what made it fail; its committed work, if any, is already in the workspace.",
         ]
+    if review:
+        lines += ["", *review]
     if checks:
         lines += ["", CHECKS_NOTE, *(f"- `{command}`" for command in checks)]
     if allowance:

@@ -48,8 +48,9 @@ _FENCE = re.compile(r"(`{3,}+|~{3,}+)(.*)$")
 _PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d++)(?![A-Za-z0-9_])")
 _PRIORITY_FIELD = re.compile(r"(?i:priority)\s*+[:=]\s*+[*_`\[(]*+\s*+([^\s*_`\]),;.]++)")
 _GATE = re.compile(r"(?i:blocked[ \t]++by)[ \t]*+:[ \t]*+([^;)\]\n]*+)")
-# The status comment the sidecar keeps at the end of a task's first line.
-STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]++) -->(?=[ \t]*+$)")
+# The status comment the sidecar keeps at the end of a task's first line: the phase, and
+# for a task whose pull request is under review its URL (no space, < or >).
+STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]++(?: [^\s<>]{1,2048}+)?) -->(?=[ \t]*+$)")
 LONG_LINE = 65536  # characters; a longer line is reported (and still read)
 _ID_WRAPPERS = " \t:|\u2013\u2014-"  # stripped from the front of a title
 # For the default pattern only: things that look like a task ID but are not one.

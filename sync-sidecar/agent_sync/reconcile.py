@@ -95,6 +95,7 @@ def observed(
             current=not models.rerun_requested(spec.get("rerun"), status.get("observedRerun")),
             ticked=annotations.get(TICKED) == "true",
             marked_done=succeeded.get("reason") == "MarkedDone",
+            pull_url=_pull_url(status),
         )
     return result
 
@@ -106,3 +107,8 @@ def succeeded_by_a_run(observed: Mapping[str, Observed]) -> frozenset[str]:
         for task_id, seen in observed.items()
         if seen.phase == "Succeeded" and seen.current and not seen.marked_done
     )
+
+
+def _pull_url(status: Mapping[str, Any]) -> str | None:
+    url = (status.get("result") or {}).get("prUrl")
+    return url if isinstance(url, str) else None

@@ -2,7 +2,9 @@
 
 The only characters the sidecar ever changes in a person's file are a task's
 checkbox character (a space becomes `x`) and a trailing status comment on the
-task's first line (` <!-- agent: Running -->`), which the parser ignores. Line
+task's first line (` <!-- agent: Running -->`, or with the pull request of a task
+under review: ` <!-- agent: AwaitingReview https://github.com/acme/app/pull/7 -->`),
+which the parser ignores. Line
 endings, trailing spaces, tabs, unicode and a missing final newline stay as they are.
 
 Deciding is level-based, from the file and the cluster alone, so a restart loses
@@ -16,6 +18,7 @@ nothing:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,7 +27,12 @@ from agent_sync.markdown import ParsedPlan
 
 StatusMode = Literal["none", "active", "all"]
 # Phases a status comment shows in the default mode: the ones a person acts on.
-ACTIVE_PHASES = frozenset({"Running", "Retrying", "Failed", "Cancelled"})
+ACTIVE_PHASES = frozenset(
+    {"Running", "Retrying", "Failed", "Cancelled", "AwaitingReview", "Rejected"}
+)
+# Phases whose status comment also shows the task's pull request.
+REVIEW_PHASES = frozenset({"AwaitingReview", "Rejected"})
+_SHOWABLE_URL = re.compile(r"[^\s<>]{1,2048}")
 ALL_PHASES = frozenset({"Pending", "Blocked", "Queued", *ACTIVE_PHASES})
 
 
@@ -37,6 +45,7 @@ class Observed:
     current: bool  # status.observedRerun answers spec.rerun: the phase is about this run
     ticked: bool = False  # the box was ticked when the task was last applied
     marked_done: bool = False  # it succeeded by being marked done, not through an attempt
+    pull_url: str | None = None  # status.result.prUrl: the task's pull request
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,17 @@ class WriteBack:
         return bool(self.ticks or self.statuses)
 
 
-def comment_for(phase: str | None, mode: StatusMode) -> str | None:
-    """The phase a status comment should show, or None for no comment."""
+def comment_for(phase: str | None, mode: StatusMode, pull_url: str | None = None) -> str | None:
+    """What a status comment should show (the phase, and the pull request of a task
+    under review), or None for no comment."""
     if phase is None or mode == "none":
         return None
     shown = ACTIVE_PHASES if mode == "active" else ALL_PHASES
-    return phase if phase in shown else None
+    if phase not in shown:
+        return None
+    if phase in REVIEW_PHASES and pull_url and _SHOWABLE_URL.fullmatch(pull_url):
+        return f"{phase} {pull_url}"
+    return phase
 
 
 def decide(
@@ -80,7 +94,7 @@ def decide(
             ticks.add(task.task_id)
             wanted = None
         else:
-            wanted = comment_for(seen.phase, mode)
+            wanted = comment_for(seen.phase, mode, seen.pull_url)
         if wanted != task.status and (wanted is None or task.can_annotate):
             statuses[task.task_id] = wanted
     return WriteBack(frozenset(ticks), statuses, frozenset(reruns))

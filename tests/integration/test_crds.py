@@ -142,7 +142,7 @@ def test_printer_columns(namespace: str) -> None:
     header = kubectl("get", "agenttasks", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "TASK", "PRIORITY", "AGENT", "PHASE", "ATTEMPTS", "COST", "AGE"]
     wide = kubectl("get", "atask", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
-    assert wide[-2:] == ["BLOCKED-BY", "MESSAGE"]
+    assert wide[-3:] == ["BLOCKED-BY", "PR", "MESSAGE"]
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "plan.yaml"))
     plan_header = kubectl("get", "agentplans", "-n", namespace).stdout.splitlines()[0].split()
     assert plan_header == [

@@ -117,6 +117,8 @@ them, the dashboard shows the same reasons. */}}
   value: {{ join "," .Values.security.allowedApiURLs | quote }}
 - name: AGENT_OPERATOR_ALLOWED_REPOSITORY_URLS
   value: {{ join "," .Values.security.allowedRepositoryURLs | quote }}
+- name: AGENT_OPERATOR_ALLOWED_FORGE_API_URLS
+  value: {{ join "," .Values.security.allowedForgeAPIURLs | quote }}
 - name: AGENT_OPERATOR_ALLOWED_IMAGES
   value: {{ join "," (concat (list (printf "%s:" .Values.runner.repository) (printf "%s@" .Values.runner.repository)) .Values.security.allowedImages | uniq) | quote }}
 - name: AGENT_OPERATOR_ALLOWED_SERVICE_ACCOUNTS

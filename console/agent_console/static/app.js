@@ -6,6 +6,7 @@ const { createApp, ref, computed, watch, onMounted, onBeforeUnmount, nextTick, s
 const COLOURS = {
   Succeeded: "#2e7d32", Failed: "#c62828", Running: "#1565c0", Retrying: "#ef6c00",
   Queued: "#6a1b9a", Blocked: "#757575", Cancelled: "#4e342e", Pending: "#9e9e9e",
+  AwaitingReview: "#00838f", Rejected: "#ad1457",
 };
 const API = "api/v1";
 

@@ -15,6 +15,7 @@ One concern per module:
 | `progress` | a task while the pass works on it |
 | `attempts` | attempt records vs. Jobs, how an attempt ended, retry policy |
 | `settling` | done, finished and rerun tasks |
+| `reviews` | merge gates: tasks whose pull request awaits review |
 | `profiles` | the routing decision as the task's `Routed` condition |
 | `readiness` | the chain of checks that may hold a task back |
 | `budgets` | spend per task and plan, each attempt's allowance, used-up budgets |
@@ -35,9 +36,12 @@ from agent_operator.scheduling.decisions import (
     Event,
     FinishedAttempt,
     Release,
+    ReviewOutcome,
 )
 from agent_operator.scheduling.inputs import (
+    PullToCheck,
     jobs_to_confirm,
+    pulls_to_check,
     reports_needed,
     secrets_needed,
     starts_to_check,
@@ -49,6 +53,7 @@ from agent_operator.scheduling.snapshot import (
     Config,
     PlanEntry,
     PlanScope,
+    PullObservation,
     Snapshot,
     TaskEntry,
     TaskKey,
@@ -66,13 +71,17 @@ __all__ = [
     "PlanEntry",
     "PlanScope",
     "Policy",
+    "PullObservation",
+    "PullToCheck",
     "Release",
+    "ReviewOutcome",
     "SecretMeta",
     "Snapshot",
     "TaskEntry",
     "TaskKey",
     "decide",
     "jobs_to_confirm",
+    "pulls_to_check",
     "reports_needed",
     "secrets_needed",
     "starts_to_check",

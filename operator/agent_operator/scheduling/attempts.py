@@ -8,13 +8,14 @@ import datetime
 from agent_api import failures, models, report, timefmt
 
 from agent_operator import backoff, conditions, jobs, results
-from agent_operator.scheduling import budgets, reasons
+from agent_operator.scheduling import budgets, reasons, reviews
 from agent_operator.scheduling.decisions import (
     START_RECHECK,
     Cancel,
     Decision,
     FinishedAttempt,
     Release,
+    ReviewOutcome,
 )
 from agent_operator.scheduling.progress import HISTORY_LIMIT, TaskProgress
 from agent_operator.scheduling.snapshot import Snapshot, running_record
@@ -205,6 +206,15 @@ def finish(
     """Records the end of the running attempt and what follows from it."""
     status = task.status
     finished_at = completed or now
+    if outcome == "Succeeded" and (missing := reviews.missing_pull(task, result)) is not None:
+        outcome, reason = "Failed", failures.NO_PULL_REQUEST
+        base = result or models.TaskResult()
+        result = base.model_copy(
+            update={
+                "reason": reason,
+                "summary": f"{missing}\n\n{base.summary}".strip()[: report.MAX_SUMMARY_CHARS],
+            }
+        )
     cost = budgets.record_spend(status, result, now)
     record = record.model_copy(
         update={
@@ -221,7 +231,10 @@ def finish(
     duration = (finished_at - started).total_seconds() if started else None
     retried = False
     if outcome == "Succeeded":
-        _succeeded(task, record, result, finished_at, now)
+        if result is not None and result.pr_number is not None:
+            decision.reviews.append(ReviewOutcome(task.scope, "reported"))
+        if not reviews.await_merge(task, record, result, finished_at, now):
+            _succeeded(task, record, result, finished_at, now)
     elif outcome == "Failed":
         retried = _failed(task, record, reason, result, finished_at, decision, now)
     else:

@@ -90,6 +90,15 @@ class FinishedAttempt:
     cost_usd: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class ReviewOutcome:
+    """A pull request this pass saw reported, merged or closed (for metrics)."""
+
+    scope: PlanScope
+    outcome: str  # reported, merged, rejected
+    seconds_under_review: float | None = None  # merged or rejected: from the report on
+
+
 @dataclasses.dataclass
 class Decision:
     """Everything one pass decided."""
@@ -106,6 +115,7 @@ class Decision:
     circuits: dict[PlanScope, models.CircuitStatus] = dataclasses.field(default_factory=dict)
     events: list[Event] = dataclasses.field(default_factory=list)
     finished: list[FinishedAttempt] = dataclasses.field(default_factory=list)
+    reviews: list[ReviewOutcome] = dataclasses.field(default_factory=list)
     queue: list[TaskKey] = dataclasses.field(default_factory=list)  # ready, in start order
     phase_counts: dict[tuple[str, str, str], int] = dataclasses.field(default_factory=dict)
     running_by_profile: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)

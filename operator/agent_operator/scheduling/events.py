@@ -20,7 +20,7 @@ def task_transition(task: TaskProgress) -> Event | None:
     if before == after:
         return None
     ready = conditions.find(task.status.conditions, conditions.READY)
-    warning = after in ("Failed", "Retrying") or (
+    warning = after in ("Failed", "Retrying", "Rejected") or (
         after == "Blocked" and ready is not None and ready.reason in reasons.NEEDS_A_PERSON
     )
     return Event(

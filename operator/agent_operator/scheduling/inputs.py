@@ -1,15 +1,21 @@
 """What a pass needs beyond the cache, so that the gatherer fetches exactly that: the pods
-of finished Jobs, Jobs the cache may have missed, and the Secret keys tasks would use."""
+of finished Jobs, Jobs the cache may have missed, the Secret keys tasks would use, and the
+pull requests under review."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
+from agent_api import forge, models
+
 from agent_operator import jobs
+from agent_operator.scheduling.policy import SecretUse
 from agent_operator.scheduling.readiness import required_secrets
 from agent_operator.scheduling.snapshot import (
     Config,
     Snapshot,
+    TaskKey,
     plan_spec_of,
     running_record,
     scope_of,
@@ -66,3 +72,43 @@ def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str]]:
             for use in required_secrets(task.metadata.namespace or "", task.spec, plan_spec)
         )
     return needed
+
+
+@dataclasses.dataclass(frozen=True)
+class PullToCheck:
+    """A task in AwaitingReview: its pull request, and the credential to ask with."""
+
+    key: TaskKey
+    repository: models.Repository
+    number: int
+    credential: SecretUse | None  # the forge's use of spec.repository.credentialsSecret
+
+
+def pulls_to_check(snapshot: Snapshot) -> list[PullToCheck]:
+    """The pull requests of tasks that wait for their review, as the cache has them."""
+    found = []
+    for entry in snapshot.tasks:
+        task = entry.task
+        status = task.status
+        repository = task.spec.repository
+        if status.phase != "AwaitingReview" or repository is None or repository.forge is None:
+            continue
+        number = status.review.number if status.review else None
+        number = number or (status.result.pr_number if status.result else None)
+        if number is None:
+            continue
+        api = forge.api_url(repository)
+        cred = repository.credentials_secret
+        credential = (
+            SecretUse(
+                task.metadata.namespace or "",
+                cred.name,
+                cred.key,
+                "spec.repository.credentialsSecret, for spec.repository.forge",
+                url=api,
+            )
+            if cred is not None
+            else None
+        )
+        found.append(PullToCheck(entry.key, repository, number, credential))
+    return found

@@ -1,7 +1,8 @@
 """One scheduling pass: `decide`, composed of the concerns of this package.
 
 1. attempts: each task's attempt records are reconciled with its Jobs;
-2. settling: done, finished and rerun tasks are settled;
+2. settling: done, finished and rerun tasks are settled, and tasks awaiting the review
+   of their pull request follow what the forge says of it (reviews);
 3. readiness: every other task is routed (from the route cache, or by matching the rules
    within the pass's time budget) and checked (suspended, plan missing, plan paused,
    cycle, dependencies, gates, profile, the profile's limits, URLs, Secrets, budget), then
@@ -33,6 +34,7 @@ from agent_operator.scheduling import (
     profiles,
     readiness,
     reasons,
+    reviews,
     settling,
     starting,
 )
@@ -78,6 +80,7 @@ def decide(
     for task in tasks:
         attempts.reconcile(task, snapshot, decision, now)
         settling.settle(task, now)
+        reviews.follow(task, snapshot, decision, now)
 
     inputs = _readiness_inputs(tasks, snapshot, config, now)
     states = plans.circuits(tasks, snapshot, config, now, decision)

@@ -116,7 +116,7 @@ def plan_statuses(
         plan = entry.plan
         counts = models.PhaseCounts()
         for task in members.get(scope, []):
-            phase = (task.status.phase or "Pending").lower()
+            phase = models.phase_key(task.status.phase or "Pending")
             setattr(counts, phase, getattr(counts, phase) + 1)
         total = len(members.get(scope, []))
         state = states.get(scope, models.CircuitStatus())

@@ -22,7 +22,7 @@ import fnmatch
 import urllib.parse
 from collections.abc import Mapping, Sequence
 
-from agent_api import models
+from agent_api import forge, models
 
 LABEL_AGENT_CREDENTIAL = f"{models.GROUP}/agent-credential"
 ANNOTATION_ALLOWED_HOSTS = f"{models.GROUP}/allowed-hosts"
@@ -39,6 +39,7 @@ DEFAULT_REPOSITORY_URLS: tuple[str, ...] = (
     "https://dev.azure.com",
 )
 DEFAULT_IMAGE_PREFIXES: tuple[str, ...] = ("ghcr.io/coditect-ai/",)
+DEFAULT_FORGE_API_URLS: tuple[str, ...] = ("https://api.github.com", "https://gitlab.com/api/v4")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Policy:
 
     api_urls: tuple[str, ...] = DEFAULT_API_URLS
     repository_urls: tuple[str, ...] = DEFAULT_REPOSITORY_URLS
+    forge_api_urls: tuple[str, ...] = DEFAULT_FORGE_API_URLS
     images: tuple[str, ...] = DEFAULT_IMAGE_PREFIXES
     service_accounts: tuple[str, ...] = ()
     runtime_classes: tuple[str, ...] = (ANY,)
@@ -86,6 +88,7 @@ class Policy:
         return cls(
             api_urls=(ANY,),
             repository_urls=(ANY,),
+            forge_api_urls=(ANY,),
             images=(ANY,),
             service_accounts=(ANY,),
             runtime_classes=(ANY,),
@@ -216,6 +219,29 @@ def url_problem(
             f"(operator setting allowed_repository_urls: "
             f"{', '.join(policy.repository_urls) or 'none'}); use an allowed host or ask the "
             "operator's administrator to allow it"
+        )
+    if task.repository is not None:
+        return forge_problem(task.repository, policy)
+    return None
+
+
+def forge_problem(repository: models.Repository, policy: Policy) -> str | None:
+    """None when the repository names no forge, or one whose API the task's token may be
+    sent to: an allowlisted API URL, and a credential to open pull requests with."""
+    api = forge.api_url(repository)
+    if api is None:
+        return None
+    if not url_allowed(api, policy.forge_api_urls):
+        return (
+            f"the forge API {api!r} of spec.repository.forge is not an allowed forge API URL "
+            f"(operator setting allowed_forge_api_urls: "
+            f"{', '.join(policy.forge_api_urls) or 'none'}); set spec.repository.forge.apiUrl "
+            "to an allowed one or ask the operator's administrator to allow it"
+        )
+    if repository.credentials_secret is None:
+        return (
+            "spec.repository.forge needs spec.repository.credentialsSecret: pull requests "
+            "are opened with its token"
         )
     return None
 

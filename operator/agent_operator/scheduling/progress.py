@@ -13,6 +13,8 @@ from agent_operator.scheduling.snapshot import PlanScope, TaskEntry, scope_of
 
 MESSAGE_LIMIT = 4096
 TERMINAL = ("Succeeded", "Failed")
+# Finished runs that wait for, or were refused by, the review of their pull request.
+REVIEWED = ("AwaitingReview", "Rejected")
 HISTORY_LIMIT = 20  # AgentTaskStatus.history keeps the newest attempts only
 
 DependencyScope = tuple[str, str | None]  # (namespace, spec.plan): where dependsOn IDs live
@@ -58,6 +60,11 @@ class TaskProgress:
     @property
     def failed(self) -> bool:
         return self.terminal and self.status.phase == "Failed"
+
+    @property
+    def rejected(self) -> bool:
+        """Its pull request was closed without merge (plans with spec.review merged)."""
+        return self.terminal and self.status.phase == "Rejected"
 
     def set_phase(self, phase: models.Phase | None, message: str) -> None:
         self.status.phase = phase

@@ -14,7 +14,7 @@ import dataclasses
 import datetime
 from collections.abc import Callable, Mapping
 
-from agent_api import models
+from agent_api import forge, models
 
 from agent_operator import routing
 from agent_operator.scheduling import budgets, reasons
@@ -77,6 +77,17 @@ def required_secrets(
                 url=spec.repository.url,
             )
         )
+        api = forge.api_url(spec.repository)
+        if api is not None:  # the token goes to the forge's API too
+            needed.append(
+                policy_module.SecretUse(
+                    namespace,
+                    cred.name,
+                    cred.key,
+                    "spec.repository.credentialsSecret, for spec.repository.forge",
+                    url=api,
+                )
+            )
     return needed
 
 
@@ -119,7 +130,7 @@ def on_cycle(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block 
 
 def dependencies(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Block | None:
     members = inputs.members.get(task.dependency_scope, {})
-    missing, failed, waiting = [], [], []
+    missing, failed, rejected, waiting = [], [], [], []
     for dep in task.spec.depends_on:
         other = members.get(dep)
         if other is None:
@@ -128,13 +139,20 @@ def dependencies(task: TaskProgress, route: routing.Route, inputs: Inputs) -> Bl
             continue
         elif other.failed:
             failed.append(dep)
+        elif other.rejected:
+            rejected.append(dep)
         else:
             waiting.append(dep)
-    if failed:
+    if failed or rejected:
+        parts = [f"dependency {', '.join(failed)} failed"] if failed else []
+        if rejected:
+            parts.append(
+                f"the pull request of {', '.join(rejected)} was closed without merge"
+            )
         return Block(
             reasons.DEPENDENCY_FAILED,
-            f"dependency {', '.join(failed)} failed; rerun it or mark it done",
-            failed + missing + waiting,
+            f"{'; '.join(parts)}; rerun it or mark it done",
+            failed + rejected + missing + waiting,
         )
     if missing:
         where = f"plan {task.spec.plan!r}" if task.spec.plan else f"namespace {task.namespace!r}"

@@ -49,6 +49,9 @@ JOB_CREATE_FAILED: Final = "JobCreateFailed"
 
 # --- Succeeded
 ATTEMPT_SUCCEEDED: Final = "AttemptSucceeded"
+AWAITING_REVIEW: Final = "AwaitingReview"  # succeeded; its pull request is not merged yet
+PULL_REQUEST_MERGED: Final = "PullRequestMerged"
+PULL_REQUEST_CLOSED: Final = "PullRequestClosed"  # closed without merge: Rejected
 RUNNING: Final = "Running"
 NEW_RUN: Final = "NewRun"
 

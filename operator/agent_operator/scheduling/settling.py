@@ -9,7 +9,7 @@ from agent_api import models, timefmt
 
 from agent_operator import conditions
 from agent_operator.scheduling import reasons
-from agent_operator.scheduling.progress import TERMINAL, TaskProgress
+from agent_operator.scheduling.progress import REVIEWED, TERMINAL, TaskProgress
 
 MARKED_DONE_MESSAGE = "marked done (spec.done); not dispatched"
 
@@ -29,7 +29,7 @@ def settle(task: TaskProgress, now: datetime.datetime) -> None:
             return
         _mark_done(task, now)
         return
-    if status.phase in TERMINAL or status.phase == "Cancelled":
+    if status.phase in TERMINAL or status.phase in REVIEWED or status.phase == "Cancelled":
         if was_marked_done or models.rerun_requested(spec.rerun, status.observed_rerun):
             _new_run(task, was_marked_done, now)
             return
@@ -47,7 +47,7 @@ def _succeeded_by_a_run(task: TaskProgress, succeeded: models.Condition | None) 
         status.phase == "Succeeded"
         and succeeded is not None
         and succeeded.status == "True"
-        and succeeded.reason == reasons.ATTEMPT_SUCCEEDED
+        and succeeded.reason in (reasons.ATTEMPT_SUCCEEDED, reasons.PULL_REQUEST_MERGED)
         and not models.rerun_requested(task.spec.rerun, status.observed_rerun)
     )
 
@@ -72,6 +72,7 @@ def _new_run(task: TaskProgress, was_marked_done: bool, now: datetime.datetime) 
     status.attempts = 0
     status.failed_attempts = 0
     status.result = None if not was_marked_done else status.result
+    status.review = None  # the runner reads the reviewers' comments from the forge
     status.start_time = None
     status.completion_time = None
     status.next_attempt_time = None

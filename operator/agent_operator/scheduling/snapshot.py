@@ -7,7 +7,8 @@ the scheduling package.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Final
+import datetime
+from typing import Any, Final, Literal
 
 from agent_api import models, names
 
@@ -61,6 +62,17 @@ class PlanEntry:
     raw: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class PullObservation:
+    """What the gatherer last learnt on the forge of a task's pull request under review."""
+
+    state: Literal["open", "merged", "closed"] | None  # None: not learnt (see problem)
+    checked: datetime.datetime
+    next_check: datetime.datetime  # when the gatherer asks again
+    merged_at: str | None = None
+    problem: str | None = None  # why the forge could not be asked, or what it answered
+
+
 @dataclasses.dataclass
 class Snapshot:
     """What the cluster holds, as the operator's cache sees it, plus what the gatherer
@@ -84,6 +96,8 @@ class Snapshot:
     circuits: dict[PlanScope, models.CircuitStatus] = dataclasses.field(
         default_factory=dict
     )  # breakers of scopes without an AgentPlan object (kept in memory)
+    # Tasks in AwaitingReview -> their pull request as last seen on the forge
+    reviews: dict[TaskKey, PullObservation] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +113,10 @@ class Config:
     # The weight of each namespace in the fair share of the global cap (unlisted: 1).
     namespace_weights: tuple[tuple[str, float], ...] = ()
     policy: Policy = dataclasses.field(default_factory=Policy)  # what agents may be given
+    # How often a pull request under review is looked at: first after this, then twice as
+    # long after each look that finds it unchanged, up to the maximum.
+    review_poll_seconds: float = 30.0
+    review_poll_max_seconds: float = 600.0
 
 
 def scope_of(task: models.AgentTask) -> PlanScope:

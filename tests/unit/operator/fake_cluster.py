@@ -48,6 +48,7 @@ class FakeCluster:
         # (ns, Secret) -> what the operator may read of it; absent: no such Secret. Every
         # Secret is an opted-in agent credential with the usual keys unless a test says not.
         self.secrets: dict[tuple[str, str], policy.SecretMeta] = {}
+        self.secret_values: dict[tuple[str, str, str], str] = {}
         self.secrets_default: policy.SecretMeta | None = policy.SecretMeta(
             labels={policy.LABEL_AGENT_CREDENTIAL: "true"},
             annotations={policy.ANNOTATION_ALLOWED_HOSTS: "*"},
@@ -197,6 +198,9 @@ class FakeCluster:
 
     async def secret_meta(self, namespace: str, name: str) -> policy.SecretMeta | None:
         return self.secrets.get((namespace, name), self.secrets_default)
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        return self.secret_values.get((namespace, name, key))
 
     async def ensure_network_policy(self, manifest: dict[str, Any]) -> None:
         if self.refuse_network_policies is not None:
