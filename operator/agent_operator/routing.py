@@ -2,6 +2,8 @@
 
 `spec.agentProfile` wins; then the first profile, by `spec.order` then name, whose rule
 matches the task's title or description case-insensitively; then the fallback profile.
+The text of `blocked by:` gates takes no part (`agent_api.gates`): what a task waits for
+is not what it is about.
 Profiles come from the cluster on every decision, so an edited profile applies to every
 task not yet dispatched.
 
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import re2
-from agent_api import models
+from agent_api import gates, models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +127,7 @@ def route(
             spec=chosen.spec if chosen is not None else None,
             matched_rule="spec.agentProfile",
         )
-    text = f"{task.title}\n{task.description}"
+    text = gates.without_gate_clauses(f"{task.title}\n{task.description}")
     invalid: list[str] = []
     for profile in profiles_in_order:
         rule = profile.spec.match

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from agent_api import limits, models
+from agent_api import gates, limits, models
 
 from agent_sync.ids import IdPattern, is_valid_task_id
 
@@ -47,7 +47,7 @@ _CHECKBOX_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([^\]\r\n]{0,3})\](?=
 _FENCE = re.compile(r"(`{3,}+|~{3,}+)(.*)$")
 _PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d++)(?![A-Za-z0-9_])")
 _PRIORITY_FIELD = re.compile(r"(?i:priority)\s*+[:=]\s*+[*_`\[(]*+\s*+([^\s*_`\]),;.]++)")
-_GATE = re.compile(r"(?i:blocked[ \t]++by)[ \t]*+:[ \t]*+([^;)\]\n]*+)")
+_GATE = gates.GATE_CLAUSE  # shared with routing, which leaves these clauses out
 # The status comment the sidecar keeps at the end of a task's first line.
 STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]++) -->(?=[ \t]*+$)")
 LONG_LINE = 65536  # characters; a longer line is reported (and still read)

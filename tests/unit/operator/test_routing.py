@@ -130,3 +130,24 @@ def test_a_pass_out_of_time_leaves_unrouted_tasks_for_the_next_pass() -> None:
     assert again.deferred == 2  # only the cached route is usable without time
     full = scheduling.decide(snapshot, world.config, now, routes=cache)
     assert full.deferred == 0 and len(full.dispatches) == 3
+
+
+def test_gate_text_takes_no_part_in_routing() -> None:
+    profiles = routing.ordered([
+        _profile("security-specialist", r"\bsecurity\b", 1),
+        _profile("database", r"\bschema\b", 2),
+    ])
+    gated = models.AgentTaskSpec(
+        task_id="T1",
+        title="Migrate the orders schema (blocked by: security review)",
+        description="T1 Migrate the orders schema (blocked by: security review)\n"
+        "Blocked by: Security sign-off; then run the migration",
+        gates=["security review", "Security sign-off"],
+    )
+    chosen = routing.route(gated, profiles, fallback="gp", default_image="i")
+    assert chosen.profile_name == "database"
+    about_security = models.AgentTaskSpec(
+        task_id="T2", title="Security review of the schema", description="blocked by: T1"
+    )
+    assert routing.route(about_security, profiles, fallback="gp", default_image="i").profile_name \
+        == "security-specialist"
