@@ -93,9 +93,18 @@ def compile_rule(rule: str) -> tuple[Any | None, str | None]:
         detail = error.args[0] if error.args else error
         engine = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
         construct = _named_construct(rule, engine)
+        if construct != engine:
+            why = f"{construct} is not supported ({engine})"
+        elif "too large" in engine:
+            why = (
+                f"{engine}: compiled, the rule is larger than RE2 allows; repeat less, or "
+                "repeat a narrower character class than a Unicode one such as \\pL"
+            )
+        else:
+            why = engine
         return None, (
-            f"spec.match {rule[:200]!r} is not an RE2 expression: {construct} is not "
-            f"supported ({engine}); rules are RE2 syntax, matched in linear time"
+            f"spec.match {rule[:200]!r} is not an RE2 expression: {why}; rules are RE2 "
+            "syntax, matched in linear time"
         )
 
 

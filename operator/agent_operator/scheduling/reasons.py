@@ -65,3 +65,6 @@ CANCELLED_MARKED_DONE: Final = MARKED_DONE
 RULE_COMPILED: Final = "RuleCompiled"
 NO_RULE: Final = "NoRule"
 INVALID_RULE: Final = "InvalidRule"
+
+# --- an AgentProfile's Ready condition: False with INVALID_RULE or PROFILE_NOT_ALLOWED
+PROFILE_VALID: Final = "Valid"
