@@ -913,6 +913,20 @@ class PodSettings(ApiModel):
     priority_class_name: str | None = None
 
 
+# CEL's regular expressions are RE2 (Go's regexp): `matches` compiles its argument when it
+# runs, so a rule that does not compile is an evaluation error, and the API server refuses
+# the object with the engine's message ("error parsing regexp: ..."). The expression is
+# true whatever the rule matches; only the compilation counts. A rule left as it was by an
+# update passes without being compiled (`oldSelf`, whose `true ||` absorbs the error), so
+# that a profile stored before this check can still get its status and other edits.
+MATCH_IS_RE2: dict[str, Any] = {
+    "rule": "(oldSelf.hasValue() && oldSelf.value() == self) || "
+    "(''.matches(self) ? true : true)",
+    "optionalOldSelf": True,
+    "message": "spec.match must be an RE2 regular expression",
+}
+
+
 class AgentProfileSpec(ApiModel):
     """An agent type: which tasks it takes and how its Jobs run."""
 
@@ -921,9 +935,11 @@ class AgentProfileSpec(ApiModel):
         max_length=4096,
         description="Keyword rule: an RE2 regular expression (linear-time; no "
         "backreferences or look-arounds) matched case-insensitively against the task's "
-        "title and description. Empty: only tasks naming the profile in "
-        "spec.agentProfile (or the fallback) use it. A rule RE2 cannot compile is "
-        "skipped; the RuleValid condition says why.",
+        "title and description, without the text of its 'blocked by:' gates. Empty: only "
+        "tasks naming the profile in spec.agentProfile (or the fallback) use it. The API "
+        "server refuses a rule its RE2 engine cannot compile; one the operator's cannot "
+        "is skipped, and the Ready and RuleValid conditions say why.",
+        json_schema_extra={"x-kubernetes-validations": [MATCH_IS_RE2]},
     )
     order: int = Field(
         default=100,
@@ -1021,7 +1037,11 @@ class AgentProfile(Resource):
         {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
         {"name": "Match", "type": "string", "jsonPath": ".spec.match"},
         {"name": "Max", "type": "integer", "jsonPath": ".spec.maxConcurrent"},
+        {"name": "Ready", "type": "string",
+         "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Message", "type": "string",
+         "jsonPath": '.status.conditions[?(@.type=="Ready")].message', "priority": 1},
     ]
 
     kind: Literal["AgentProfile"] = "AgentProfile"
@@ -1034,6 +1054,9 @@ class AgentProfileStatus(ApiModel):
 
     conditions: list[Condition] = Field(
         default_factory=list,
+        description="Ready: the rule compiles as RE2 and the profile is within the "
+        "operator's limits (False: InvalidRule or ProfileNotAllowed, with a Warning Event); "
+        "RuleValid: the rule alone.",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],

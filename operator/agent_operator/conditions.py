@@ -11,7 +11,7 @@ import datetime
 
 from agent_api import models, timefmt
 
-READY = "Ready"
+READY = "Ready"  # a task's: nothing holds it back; a profile's: routing may use it
 ROUTED = "Routed"
 SUCCEEDED = "Succeeded"
 CIRCUIT_OPEN = "CircuitOpen"

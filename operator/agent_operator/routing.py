@@ -2,6 +2,8 @@
 
 `spec.agentProfile` wins; then the first profile, by `spec.order` then name, whose rule
 matches the task's title or description case-insensitively; then the fallback profile.
+The text of `blocked by:` gates takes no part (`agent_api.gates`): what a task waits for
+is not what it is about.
 Profiles come from the cluster on every decision, so an edited profile applies to every
 task not yet dispatched.
 
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import re2
-from agent_api import models
+from agent_api import gates, models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,9 +93,18 @@ def compile_rule(rule: str) -> tuple[Any | None, str | None]:
         detail = error.args[0] if error.args else error
         engine = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
         construct = _named_construct(rule, engine)
+        if construct != engine:
+            why = f"{construct} is not supported ({engine})"
+        elif "too large" in engine:
+            why = (
+                f"{engine}: compiled, the rule is larger than RE2 allows; repeat less, or "
+                "repeat a narrower character class than a Unicode one such as \\pL"
+            )
+        else:
+            why = engine
         return None, (
-            f"spec.match {rule[:200]!r} is not an RE2 expression: {construct} is not "
-            f"supported ({engine}); rules are RE2 syntax, matched in linear time"
+            f"spec.match {rule[:200]!r} is not an RE2 expression: {why}; rules are RE2 "
+            "syntax, matched in linear time"
         )
 
 
@@ -125,7 +136,7 @@ def route(
             spec=chosen.spec if chosen is not None else None,
             matched_rule="spec.agentProfile",
         )
-    text = f"{task.title}\n{task.description}"
+    text = gates.without_gate_clauses(f"{task.title}\n{task.description}")
     invalid: list[str] = []
     for profile in profiles_in_order:
         rule = profile.spec.match

@@ -154,7 +154,8 @@ def run_attempt(
         print(settings_errors.message("agent-runner", failure.message), file=sys.stderr)
         attempt.failure = failure  # ConfigError: exit code 2, as in every program
         return
-    except failures.RunFailure as failure:
+    except failures.RunFailure as failure:  # no task, or not a valid one
+        say("agent-runner", failure.message)
         attempt.failure = failure
         return
     attempt.model = config.model
@@ -173,6 +174,7 @@ def run_attempt(
             "ANTHROPIC_API_KEY is not set: the Job needs the plan's API key Secret "
             "(spec.apiKeySecret, default Secret anthropic-api-key, key ANTHROPIC_API_KEY)",
         )
+        say("agent-runner", attempt.failure.message)
         return
     deadline = started + config.agent_seconds
 
@@ -421,6 +423,11 @@ def build_report(attempt: Attempt, redactor: Redactor) -> report.Report:
     )
 
 
+def say(program: str, message: str) -> None:
+    """A person's mistake as one line on stderr (the report says it again)."""
+    print(f"{program}: {' '.join(message.split())}", file=sys.stderr)
+
+
 def write_report(path: str, encoded: bytes) -> None:
     """Write the report; a missing termination-log path (outside Kubernetes) only warns."""
     try:
@@ -433,12 +440,15 @@ def write_report(path: str, encoded: bytes) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The entry point; as a container's PID 1 it forks and stays behind to reap orphans."""
-    return executor.become_init(lambda: run_main(argv))
+    """The entry point; as a container's PID 1 it forks and stays behind to reap orphans.
 
-
-def run_main(argv: Sequence[str] | None = None) -> int:
+    The flags are read first, so that a mistyped one is argparse's usage and exit code 2
+    in every case, before any fork."""
     args = build_parser().parse_args(argv)
+    return executor.become_init(lambda: run_main(args))
+
+
+def run_main(args: argparse.Namespace) -> int:
     env: dict[str, Any] = dict(os.environ)
     redactor = Redactor.from_env(env)
     log = Transcript(redactor)

@@ -64,6 +64,12 @@ def load_task(path: str | None, env: Mapping[str, str] = os.environ) -> TaskInpu
                 failures.CONFIG_ERROR,
                 f"cannot read the task file {path}: {error.strerror or error}",
             ) from error
+        except UnicodeDecodeError as error:
+            raise failures.RunFailure(
+                failures.CONFIG_ERROR,
+                f"the task file {path} is not UTF-8 text (byte {error.start}): pass the "
+                "output of `kubectl get agenttask NAME -o json`",
+            ) from error
         return parse_task(text, source=f"file {path}")
     env_text = env.get(TASK_ENV)
     if not env_text:

@@ -110,10 +110,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        IdPattern.compile(settings.id_pattern)
-    except BadIdPattern as error:
-        return _fail(str(error))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -16,6 +16,7 @@ MAX_NAME = names.MAX_NAME
 _NOT_NAME_CHAR = re.compile(r"[^a-z0-9-]")
 _TASK_ID_SHAPE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _BEFORE_LAST_SEPARATOR = re.compile(r"^(.+)[./:_-]")
+_LEADING_FLAGS = re.compile(r"^(?:\(\?[aiLmsux]+\))+")  # (?i) and the like, first in the pattern
 
 
 class BadIdPattern(ValueError):
@@ -35,14 +36,24 @@ class IdPattern:
 
     @classmethod
     def compile(cls, source: str = models.DEFAULT_TASK_ID_PATTERN) -> IdPattern:
+        """The pattern matched as a whole word. Errors name a position in `source` itself:
+        it is compiled alone first, then wrapped (leading flags such as `(?i)` stay in
+        front, where Python requires them)."""
         if not source:
             raise BadIdPattern("the task ID pattern is empty: give a regular expression")
         try:
-            regex = re.compile(rf"(?<![A-Za-z0-9])(?:{source})(?![A-Za-z0-9])")
+            re.compile(source)
         except re.error as error:
+            raise BadIdPattern(_invalid(source, error)) from error
+        flags = _LEADING_FLAGS.match(source)
+        lead, body = (flags.group(0), source[flags.end():]) if flags else ("", source)
+        try:
+            regex = re.compile(rf"{lead}(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])")
+        except re.error as error:  # valid alone, not inside a group: flags in the middle
             raise BadIdPattern(
-                f"the task ID pattern {source!r} is not a valid regular expression "
-                f"({error}); the default is {models.DEFAULT_TASK_ID_PATTERN!r}"
+                f"the task ID pattern {source!r} cannot be matched as a whole word "
+                f"({error.msg}): write flags as (?i) at its very start or as a scoped "
+                f"group (?i:...); the default is {models.DEFAULT_TASK_ID_PATTERN!r}"
             ) from error
         if regex.search(""):
             raise BadIdPattern(
@@ -77,6 +88,18 @@ class IdPattern:
         if self.regex.groups == 0:
             return self.regex.findall(text)
         return [match.group(0) for match in self.regex.finditer(text)]
+
+
+def _invalid(source: str, error: re.error) -> str:
+    where = ""
+    if error.pos is not None:
+        where = f" at position {error.pos}"
+        if error.pos < len(source):
+            where += f" ({source[error.pos:error.pos + 20]!r})"
+    return (
+        f"the task ID pattern {source!r} is not a valid regular expression: {error.msg}"
+        f"{where}; the default is {models.DEFAULT_TASK_ID_PATTERN!r}"
+    )
 
 
 def is_valid_task_id(task_id: str) -> bool:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from agent_api import limits, models
+from agent_api import gates, limits, models
 
 from agent_sync.ids import IdPattern, is_valid_task_id
 
@@ -47,14 +47,20 @@ _CHECKBOX_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([^\]\r\n]{0,3})\](?=
 _FENCE = re.compile(r"(`{3,}+|~{3,}+)(.*)$")
 _PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d++)(?![A-Za-z0-9_])")
 _PRIORITY_FIELD = re.compile(r"(?i:priority)\s*+[:=]\s*+[*_`\[(]*+\s*+([^\s*_`\]),;.]++)")
-_GATE = re.compile(r"(?i:blocked[ \t]++by)[ \t]*+:[ \t]*+([^;)\]\n]*+)")
+_GATE = gates.GATE_CLAUSE  # shared with routing, which leaves these clauses out
 # The status comment the sidecar keeps at the end of a task's first line: the phase, and
 # for a task whose pull request is under review its URL (no space, < or >).
 STATUS_COMMENT = re.compile(r" <!-- agent: ([A-Za-z]++(?: [^\s<>]{1,2048}+)?) -->(?=[ \t]*+$)")
 LONG_LINE = 65536  # characters; a longer line is reported (and still read)
 _ID_WRAPPERS = " \t:|\u2013\u2014-"  # stripped from the front of a title
-# For the default pattern only: things that look like a task ID but are not one.
+# Things that look like a task ID but do not match the pattern: for the default pattern,
+# T01.7 and the like anywhere on the line; for a custom one, a first word of letters and
+# digits such as PAY-12, AB12 or T1.2 (one letter and digits alone, as in v2, is a word).
 _ALMOST_DEFAULT_ID = re.compile(r"(?<![A-Za-z0-9])[Tt]\d{1,5}[.\-_]\d{1,5}(?![A-Za-z0-9])")
+_ALMOST_ID = re.compile(
+    r"[ \t]*+[*_`\[(]*+(([A-Za-z]{1,16}+)([-._:/]?)\d{1,9}+((?:[-._:/]\d{1,9}+)*+))"
+    r"(?![A-Za-z0-9])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +292,16 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                         f"line {number}: {almost.group(0)!r} looks like a task ID but does "
                         f"not match the pattern {ids.source}, so this item is not a task; "
                         "write it as T001.009 (three digits, a dot, three digits)",
+                    ))
+            else:
+                almost = _ALMOST_ID.match(rest)
+                if almost and (len(almost.group(2)) > 1 or almost.group(3) or almost.group(4)):
+                    problems.append(Problem(
+                        number, "warning", "unrecognised-id",
+                        f"line {number}: {almost.group(1)!r} looks like a task ID but does "
+                        f"not match the pattern {ids.source}, so this item is not a task; "
+                        "write the ID as the pattern says, or change the pattern "
+                        "(--id-pattern or AGENT_SYNC_ID_PATTERN)",
                     ))
             if stack:
                 stack[-1].more.append(visible)

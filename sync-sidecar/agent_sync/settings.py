@@ -11,6 +11,7 @@ from agent_api import models
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_sync.ids import BadIdPattern, IdPattern
 from agent_sync.writeback import StatusMode
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -65,6 +66,15 @@ class Settings(BaseSettings):
                 "and '-', starting and ending with a letter or digit"
             )
         return plan
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _id_pattern_compiles(cls, source: str) -> str:
+        try:
+            IdPattern.compile(source)
+        except BadIdPattern as error:
+            raise ValueError(str(error)) from None
+        return source
 
     @model_validator(mode="after")
     def _one_source(self) -> Settings:

@@ -53,3 +53,22 @@ def test_default_profiles_route_the_plans_use_cases(
                            default_image=models.DEFAULT_RUNNER_IMAGE)
     assert chosen.profile_name == expected, chosen.matched_rule
     assert not chosen.builtin
+
+
+def test_gate_text_does_not_route_the_sample_plans_database_task_to_security(
+    default_profiles: list[models.AgentProfile],
+) -> None:
+    from agent_sync import markdown
+
+    sample = CHART.parents[1] / "examples" / "plans" / "sample-plan.md"
+    parsed = markdown.parse(sample.read_text())
+    provision = parsed.by_id()["T002.005"]
+    assert provision.gates == ("security review of the network design",)
+    assert "blocked by: security review" in provision.description
+    task = models.AgentTaskSpec(
+        task_id=provision.task_id, title=provision.title, description=provision.description,
+        gates=list(provision.gates),
+    )
+    chosen = routing.route(task, default_profiles, fallback="general-purpose",
+                           default_image=models.DEFAULT_RUNNER_IMAGE)
+    assert chosen.profile_name == "database-architect", chosen.matched_rule

@@ -3,6 +3,8 @@ objects refused with a message naming the field, printer columns and explain."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,91 @@ def test_invalid_objects_are_rejected(namespace: str, obj: dict[str, Any], field
     assert field in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("rule", "engine_says"),
+    [
+        ("deploy(?!ment)", "invalid or unsupported Perl syntax: `(?!`"),
+        ("(?<=re)deploy", "invalid named capture: `(?<=re)deploy`"),
+        (r"(deploy)\1", "invalid escape sequence: `\\1`"),
+        ("(deploy", "missing closing ): `(deploy`"),
+        ("deploy{2,1}", "invalid repeat count: `{2,1}`"),
+    ],
+    ids=["lookahead", "lookbehind", "backreference", "unclosed-group", "bad-repeat"],
+)
+def test_a_rule_that_is_not_re2_is_refused_at_admission(
+    namespace: str, rule: str, engine_says: str
+) -> None:
+    result = kubectl(
+        "create", "-n", namespace, "-f", "-", input=yaml.safe_dump(profile(match=rule)),
+        check=False,
+    )
+    assert result.returncode != 0, "accepted"
+    assert result.stderr.strip() == (
+        'The AgentProfile "bad" is invalid: spec.match: Invalid value: "string": error '
+        f"parsing regexp: {engine_says} evaluating rule: spec.match must be an RE2 regular "
+        "expression"
+    )
+    assert kubectl("get", "aprofile", "-n", namespace, "-o", "name").stdout == ""
+
+
+def test_re2_rules_are_accepted_and_an_edit_to_a_bad_one_is_refused(namespace: str) -> None:
+    good = r"(?i)\b(deploy(ment)?|k8s|helm)\b|^infra:"
+    kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(profile(match=good)))
+    assert kubectl("get", "aprofile", "bad", "-n", namespace,
+                   "-o", "jsonpath={.spec.match}").stdout == good
+    edit = kubectl("patch", "aprofile", "bad", "-n", namespace, "--type=merge",
+                   "-p", '{"spec":{"match":"ship(?=it)"}}', check=False)
+    assert edit.returncode != 0 and "spec.match" in edit.stderr
+    assert kubectl("get", "aprofile", "bad", "-n", namespace,
+                   "-o", "jsonpath={.spec.match}").stdout == good
+    kubectl("patch", "aprofile", "bad", "-n", namespace, "--type=json",
+            "-p", '[{"op":"remove","path":"/spec/match"}]')  # no rule at all is fine
+
+
+def test_a_profile_stored_before_the_check_keeps_its_rule_status_and_edits(
+    namespace: str,
+) -> None:
+    """Upgrading the CRDs over a profile with a bad rule: the operator can still write its
+    status (Ready False), other fields can be edited, and only a new rule is checked."""
+    crd_file = REPO / "crds" / "agentprofiles.yaml"
+    old_crd = yaml.safe_load(crd_file.read_text())
+    spec_schema = old_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    del spec_schema["spec"]["properties"]["match"]["x-kubernetes-validations"]
+    try:
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                input=yaml.safe_dump(old_crd))
+        stored = profile(match="deploy(?!ment)")
+        for _ in range(40):  # the API server picks up the schema within a moment
+            created = kubectl("create", "-n", namespace, "-f", "-",
+                              input=yaml.safe_dump(stored), check=False)
+            if created.returncode == 0:
+                break
+            time.sleep(0.25)
+        assert created.returncode == 0, created.stderr
+    finally:
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd_file))
+    status = {"status": {"conditions": [{
+        "type": "Ready", "status": "False", "reason": "InvalidRule", "message": "bad rule",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    for _ in range(40):  # until the checking schema is served again
+        probe = kubectl("create", "-n", namespace, "-f", "-", check=False,
+                        input=yaml.safe_dump({**profile(match="(x"), "metadata": {"name": "p"}}))
+        if probe.returncode != 0:
+            break
+        kubectl("delete", "aprofile", "p", "-n", namespace)
+        time.sleep(0.25)
+    assert "spec.match" in probe.stderr
+    kubectl("patch", "aprofile", "bad", "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps(status))
+    kubectl("patch", "aprofile", "bad", "-n", namespace, "--type=merge",
+            "-p", '{"spec":{"order":5}}')
+    worse = kubectl("patch", "aprofile", "bad", "-n", namespace, "--type=merge",
+                    "-p", '{"spec":{"match":"ship(?=it)"}}', check=False)
+    assert worse.returncode != 0 and "spec.match" in worse.stderr
+    kubectl("patch", "aprofile", "bad", "-n", namespace, "--type=merge",
+            "-p", '{"spec":{"match":"deploy"}}')
+
+
 def test_printer_columns(namespace: str) -> None:
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "tasks.yaml"))
     header = kubectl("get", "agenttasks", "-n", namespace).stdout.splitlines()[0].split()
@@ -150,7 +237,7 @@ def test_printer_columns(namespace: str) -> None:
     ]
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "profile.yaml"))
     profile_lines = kubectl("get", "agentprofiles", "-n", namespace).stdout.splitlines()
-    assert profile_lines[0].split() == ["NAME", "MODEL", "MATCH", "MAX", "AGE"]
+    assert profile_lines[0].split() == ["NAME", "MODEL", "MATCH", "MAX", "READY", "AGE"]
     assert "claude-sonnet-4-6" in profile_lines[1]
 
 

@@ -12,7 +12,7 @@
    within a namespace ready tasks start P0 first, then oldest, within the plan and profile
    caps, the plan's circuit breaker and the budgets (each attempt started reserves its
    allowance of its plan's budget);
-5. plans and events: plan statuses, profiles' RuleValid conditions, ownerReferences,
+5. plans and events: plan statuses, profiles' RuleValid and Ready conditions, ownerReferences,
    Events, counts for the metrics.
 """
 
@@ -98,7 +98,7 @@ def decide(
     for task, route in capacity.fair_order(ready, slots, dict(config.namespace_weights)):
         decision.queue.append(task.entry.key)
         _start_or_queue(task, route, slots, inputs, config, decision, now)
-    profiles.rule_conditions(snapshot, decision, now)
+    profiles.profile_conditions(snapshot, config, decision, now)
 
     attempts.releases(tasks, snapshot, decision)
     plans.owner_references(tasks, snapshot, decision)

@@ -1,6 +1,8 @@
 """Which profile runs a task, as the pass records it: the routing decision (see
 agent_operator.routing), the task's `Routed` condition, and each profile's `RuleValid`
-condition (a rule RE2 cannot compile is refused, naming the construct).
+condition (a rule RE2 cannot compile is refused, naming the construct) and `Ready`
+condition (its rule compiles and it is within the operator's limits), with an Event when
+Ready turns False.
 
 `Router` routes the tasks of one pass: from the `RouteCache` when neither the task nor the
 namespace's profiles changed, else by matching the rules, within the pass's time budget.
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from agent_api import models
 
 from agent_operator import conditions, routing
-from agent_operator.scheduling import reasons
+from agent_operator.scheduling import events, policy, reasons
 from agent_operator.scheduling.decisions import Decision, Event
 from agent_operator.scheduling.progress import TaskProgress
 from agent_operator.scheduling.snapshot import Config, Snapshot
@@ -107,46 +109,72 @@ def route_task(
     return route
 
 
-def rule_conditions(snapshot: Snapshot, decision: Decision, now: datetime.datetime) -> None:
-    """Each profile's RuleValid condition; a changed one goes into the decision (and a rule
-    newly refused gets a Warning Event on the profile)."""
+def profile_conditions(
+    snapshot: Snapshot, config: Config, decision: Decision, now: datetime.datetime
+) -> None:
+    """Each profile's `RuleValid` and `Ready` conditions; changed ones go into the decision.
+    A profile whose Ready turns False (or becomes False for another reason) gets a Warning
+    Event naming the problem; one that turns True again a Normal Event."""
     for namespace, profiles in snapshot.profiles.items():
         for profile in profiles:
-            status, reason, message = _rule_validity(profile)
-            old = conditions.find(profile.status.conditions, conditions.RULE_VALID)
-            if old is not None and (old.status, old.reason, old.message) == (
-                status,
-                reason,
-                message,
+            rule = _rule_validity(profile)
+            ready = _readiness(profile, config.policy)
+            old_conditions = profile.status.conditions
+            generation = profile.metadata.generation
+            wanted = {conditions.RULE_VALID: rule, conditions.READY: ready}
+            if all(
+                _same(old_conditions, kind, value, generation) for kind, value in wanted.items()
             ):
                 continue
-            name = profile.metadata.name or ""
             updated = profile.status.model_copy()
-            updated.conditions = conditions.set_condition(
-                profile.status.conditions,
-                type=conditions.RULE_VALID,
-                status=status,
-                reason=reason,
-                message=message,
-                generation=profile.metadata.generation,
-                now=now,
-            )
-            decision.profile_statuses[(namespace, name)] = updated
-            if status == "False":
-                decision.events.append(
-                    Event(
-                        namespace=namespace,
-                        kind="AgentProfile",
-                        name=name,
-                        uid=profile.metadata.uid or "",
-                        type="Warning",
-                        reason=reasons.INVALID_RULE,
-                        message=message,
-                    )
+            for kind, (status, reason, message) in wanted.items():
+                updated.conditions = conditions.set_condition(
+                    updated.conditions,
+                    type=kind,
+                    status=status,
+                    reason=reason,
+                    message=message,
+                    generation=generation,
+                    now=now,
                 )
+            name = profile.metadata.name or ""
+            decision.profile_statuses[(namespace, name)] = updated
+            before = conditions.find(old_conditions, conditions.READY)
+            status, reason, message = ready
+            if status == "False" and not _same(old_conditions, conditions.READY, ready):
+                event_type = "Warning"
+            elif status == "True" and before is not None and before.status == "False":
+                event_type = "Normal"
+            else:
+                continue
+            decision.events.append(
+                Event(
+                    namespace=namespace,
+                    kind="AgentProfile",
+                    name=name,
+                    uid=profile.metadata.uid or "",
+                    type=event_type,
+                    reason=reason,
+                    message=message[: events.EVENT_MESSAGE_LIMIT],
+                )
+            )
 
 
-def _rule_validity(profile: models.AgentProfile) -> tuple[models.ConditionStatus, str, str]:
+Validity = tuple[models.ConditionStatus, str, str]
+
+
+def _same(
+    old: list[models.Condition], kind: str, value: Validity, generation: int | None = None
+) -> bool:
+    """Whether the condition already says `value` (and, given a generation, was computed
+    from that generation of the profile)."""
+    found = conditions.find(old, kind)
+    if found is None or (found.status, found.reason, found.message) != value:
+        return False
+    return generation is None or found.observed_generation == generation
+
+
+def _rule_validity(profile: models.AgentProfile) -> Validity:
     rule = profile.spec.match
     if not rule:
         return "True", reasons.NO_RULE, "no spec.match: only tasks naming this profile use it"
@@ -154,3 +182,36 @@ def _rule_validity(profile: models.AgentProfile) -> tuple[models.ConditionStatus
     if problem is not None:
         return "False", reasons.INVALID_RULE, f"{problem}; the profile is skipped by routing"
     return "True", reasons.RULE_COMPILED, "spec.match compiles as an RE2 expression"
+
+
+def _readiness(profile: models.AgentProfile, limits: policy.Policy) -> Validity:
+    """Ready: the rule compiles (RE2) and the profile is within the operator's limits."""
+    problem = routing.rule_problem(profile.spec.match)
+    if problem is not None:
+        return (
+            "False",
+            reasons.INVALID_RULE,
+            f"{problem}; routing skips the profile until the rule is fixed (tasks naming it "
+            "in spec.agentProfile still use it)",
+        )
+    outside = policy.profile_problems(profile.spec, limits)
+    api = policy.base_url(profile.spec)
+    if api is not None and not policy.url_allowed(api, limits.api_urls):
+        outside.append(f"env {policy.BASE_URL_ENV} {api!r} (allowed_api_urls)")
+    if outside:
+        return (
+            "False",
+            reasons.PROFILE_NOT_ALLOWED,
+            f"the profile sets what the operator does not allow: {'; '.join(outside)}; "
+            "tasks routed to it are Blocked until the profile is changed or the operator's "
+            "administrator widens the limit named",
+        )
+    return (
+        "True",
+        reasons.PROFILE_VALID,
+        "spec.match compiles as an RE2 expression and the profile is within the operator's "
+        "limits"
+        if profile.spec.match
+        else "no spec.match (only tasks naming this profile use it); the profile is within "
+        "the operator's limits",
+    )

@@ -75,3 +75,6 @@ NO_BUDGET: Final = "NoBudget"
 RULE_COMPILED: Final = "RuleCompiled"
 NO_RULE: Final = "NoRule"
 INVALID_RULE: Final = "InvalidRule"
+
+# --- an AgentProfile's Ready condition: False with INVALID_RULE or PROFILE_NOT_ALLOWED
+PROFILE_VALID: Final = "Valid"

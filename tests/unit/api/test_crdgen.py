@@ -60,6 +60,16 @@ def test_task_schema_rules() -> None:
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
 
 
+def test_a_profiles_rule_is_checked_as_re2_by_the_api_server() -> None:
+    schema = crdgen.openapi_schema(models.AgentProfile)
+    match = schema["properties"]["spec"]["properties"]["match"]
+    assert match["type"] == "string" and match["maxLength"] == 4096
+    (rule,) = match["x-kubernetes-validations"]
+    assert rule == models.MATCH_IS_RE2 and "matches(self)" in rule["rule"]
+    columns = {c["name"]: c["jsonPath"] for c in models.AgentProfile.printer_columns}
+    assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
+
+
 def test_nested_objects_are_defaulted_so_the_server_fills_them() -> None:
     spec = crdgen.openapi_schema(models.AgentPlan)["properties"]["spec"]["properties"]
     assert spec["circuitBreaker"]["default"] == {}

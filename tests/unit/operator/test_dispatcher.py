@@ -170,6 +170,27 @@ def test_the_gate_waits_out_the_grace_and_follows_the_election() -> None:
     assert leadership.LeadershipGate(None).leading()  # standalone
 
 
+def test_a_lone_leader_that_stops_says_so_and_blames_no_other_replica(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    elector = _Elector()
+    gate = leadership.LeadershipGate(elector, renew_seconds=0.01, grace_seconds=0.0)
+
+    async def scenario() -> None:
+        running = asyncio.create_task(gate.run())
+        await asyncio.sleep(0.05)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    with caplog.at_level("INFO", logger="agent_operator.leadership"):
+        asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    assert "stopping: releasing the leader Lease" in lines
+    assert not any("another replica" in line for line in lines), lines
+    assert elector.released
+
+
 def test_invalid_settings_exit_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--namespace", "a", "--all-namespaces"]) == 2
     assert "not both" in capsys.readouterr().err

@@ -51,6 +51,8 @@ def test_a_rule_re2_cannot_compile_is_refused_naming_the_construct() -> None:
         assert problem is not None and construct in problem, (rule, problem)
         assert "RE2" in problem
     assert "missing )" in (routing.rule_problem("(deploy") or "")
+    too_large = routing.rule_problem(r"\pL{1000}") or ""
+    assert "pattern too large" in too_large and "larger than RE2 allows" in too_large
     assert routing.rule_problem(r"(?i)deploy|ship\b") is None
     assert routing.rule_problem(None) is None
     spec = models.AgentTaskSpec(task_id="T1", title="deployment")
@@ -130,3 +132,77 @@ def test_a_pass_out_of_time_leaves_unrouted_tasks_for_the_next_pass() -> None:
     assert again.deferred == 2  # only the cached route is usable without time
     full = scheduling.decide(snapshot, world.config, now, routes=cache)
     assert full.deferred == 0 and len(full.dispatches) == 3
+
+
+def test_gate_text_takes_no_part_in_routing() -> None:
+    profiles = routing.ordered([
+        _profile("security-specialist", r"\bsecurity\b", 1),
+        _profile("database", r"\bschema\b", 2),
+    ])
+    gated = models.AgentTaskSpec(
+        task_id="T1",
+        title="Migrate the orders schema (blocked by: security review)",
+        description="T1 Migrate the orders schema (blocked by: security review)\n"
+        "Blocked by: Security sign-off; then run the migration",
+        gates=["security review", "Security sign-off"],
+    )
+    chosen = routing.route(gated, profiles, fallback="gp", default_image="i")
+    assert chosen.profile_name == "database"
+    about_security = models.AgentTaskSpec(
+        task_id="T2", title="Security review of the schema", description="blocked by: T1"
+    )
+    assert routing.route(about_security, profiles, fallback="gp", default_image="i").profile_name \
+        == "security-specialist"
+
+
+def test_a_profiles_ready_condition_and_its_events() -> None:
+    from agent_operator import scheduling
+    from operator_world import World, profile, task
+
+    limits = scheduling.Policy(images=("ghcr.io/coditect-ai/",))
+    world = World(
+        profile("look", match=r"deploy(?!ment)", order=1),
+        profile("foreign", match="docs", image="docker.io/someone/runner:1",
+                env=[{"name": "ANTHROPIC_BASE_URL", "value": "https://proxy.example"}]),
+        profile("fine", match="tests", image="ghcr.io/coditect-ai/agent-runner:1"),
+        profile("plain", image="ghcr.io/coditect-ai/agent-runner:1"),
+        task("a", title="write tests"),
+        policy=limits,
+    )
+    world.step()
+
+    def ready(name: str) -> models.Condition:
+        status = models.AgentProfileStatus.model_validate(
+            world.get("AgentProfile", name).get("status") or {}
+        )
+        (found,) = [c for c in status.conditions if c.type == "Ready"]
+        return found
+
+    look, foreign = ready("look"), ready("foreign")
+    assert (look.status, look.reason) == ("False", "InvalidRule")
+    assert "a negative lookahead (?!...)" in look.message and "routing skips" in look.message
+    assert (foreign.status, foreign.reason) == ("False", "ProfileNotAllowed")
+    assert "spec.image 'docker.io/someone/runner:1' (allowed_images)" in foreign.message
+    assert "ANTHROPIC_BASE_URL 'https://proxy.example' (allowed_api_urls)" in foreign.message
+    assert (ready("fine").status, ready("fine").reason) == ("True", "Valid")
+    assert ready("plain").status == "True" and "no spec.match" in ready("plain").message
+    events = [(e.name, e.type, e.reason) for e in world.events if e.kind == "AgentProfile"]
+    assert sorted(events) == [
+        ("foreign", "Warning", "ProfileNotAllowed"), ("look", "Warning", "InvalidRule")
+    ]
+    assert ready("look").observed_generation == 1
+
+    world.step()  # nothing changed: no new Event, no status write
+    assert len([e for e in world.events if e.kind == "AgentProfile"]) == 2
+
+    world.edit_spec("AgentProfile", "look", match="deploy(ment)?")
+    world.edit_spec("AgentProfile", "foreign", image="ghcr.io/coditect-ai/agent-runner:1")
+    world.step()
+    assert ready("look").status == "True"
+    foreign = ready("foreign")
+    assert (foreign.status, foreign.reason) == ("False", "ProfileNotAllowed")  # the URL still
+    assert "spec.image" not in foreign.message
+    events = [(e.name, e.type, e.reason) for e in world.events if e.kind == "AgentProfile"]
+    assert sorted(events[2:]) == [
+        ("foreign", "Warning", "ProfileNotAllowed"), ("look", "Normal", "Valid")
+    ]

@@ -53,6 +53,47 @@ def test_bad_id_pattern_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "not a valid regular expression" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("T(\\d", "missing ), unterminated subpattern at position 1 ('(\\\\d')"),
+        ("PAY-\\d{3,1}", "min repeat greater than max repeat at position 7 ('3,1}')"),
+        ("PAY-(?i)\\d+", "global flags not at the start of the expression at position 4 "
+                         "('(?i)\\\\d+')"),
+        ("[z-a]\\d+", "bad character range z-a at position 1 ('z-a]\\\\d+')"),
+        ("a)(b", "unbalanced parenthesis at position 1 (')(b')"),
+    ],
+    ids=["unclosed-group", "bad-repeat", "flag-in-the-middle", "bad-range", "escapes-the-group"],
+)
+def test_an_id_pattern_error_gives_the_position_in_the_users_pattern(
+    capsys: pytest.CaptureFixture[str], pattern: str, expected: str
+) -> None:
+    problem = (
+        f"the task ID pattern {pattern!r} is not a valid regular expression: {expected}; "
+        "the default is 'T\\\\d{3}\\\\.\\\\d{3}'"
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(["lint", str(SAMPLE), "--id-pattern", pattern])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"agent-sync: {problem}\n"
+
+    assert main(["run", "--plan", "p", "--file", str(SAMPLE), "--id-pattern", pattern]) == 2
+    assert capsys.readouterr().err == (
+        f"agent-sync: invalid settings: --id-pattern / AGENT_SYNC_ID_PATTERN: {problem}\n"
+    )
+
+
+def test_a_leading_flag_in_the_id_pattern_applies_to_the_whole_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.md"
+    path.write_text("- [ ] pay-1 Lower case\n- [ ] PAY-2 Upper case after pay-1\n")
+    assert main(["lint", str(path), "--id-pattern", "(?i)PAY-\\d+"]) == 0
+    assert main(["render", str(path), "--plan", "p", "--id-pattern", "(?i)PAY-\\d+"]) == 0
+    assert [d["spec"]["taskId"] for d in yaml.safe_load_all(capsys.readouterr().out)
+            if d["kind"] == "AgentTask"] == ["pay-1", "PAY-2"]
+
+
 def test_render_is_deterministic_multi_document_yaml(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(SAMPLE), "--plan", "payments", "--namespace", "team"]) == 0
     first = capsys.readouterr().out

@@ -112,6 +112,27 @@ def test_warnings_a_person_wants() -> None:
     assert not has_errors(problems)
 
 
+def test_unrecognised_ids_are_reported_for_a_custom_pattern_too() -> None:
+    from agent_sync.ids import IdPattern
+
+    problems = lint_text(
+        "- [ ] PAY-1 Refunds\n"
+        "- [ ] PAY1 Missing dash\n"
+        "- [ ] **PYA-2** Typo in the prefix\n"
+        "- [ ] T001.003 Default-style ID\n"
+        "- [ ] v2 release notes\n"
+        "- [ ] Buy 3 eggs\n",
+        IdPattern.compile(r"PAY-\d+"),
+    )
+    assert codes(problems) == [(2, "unrecognised-id"), (3, "unrecognised-id"),
+                               (4, "unrecognised-id")]
+    assert problems[0].message.startswith(
+        "line 2: 'PAY1' looks like a task ID but does not match the pattern PAY-\\d+"
+    )
+    assert "--id-pattern" in problems[0].message
+    assert [p.severity for p in problems] == ["warning"] * 3
+
+
 def test_unclosed_comment_is_reported() -> None:
     assert codes(lint_text("- [ ] T001.001 a\n<!-- open\n- [ ] T001.002 b\n")) == [
         (2, "unclosed-comment")
