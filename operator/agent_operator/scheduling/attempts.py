@@ -225,6 +225,9 @@ def finish(
         }
     )
     status.history[-1] = record  # the running record is always the newest
+    # The Job keeps its result finalizer until the API has this record (`releases`): ask
+    # for the pass after this one's writes at once, not at the next event or idle wake.
+    decision.wake_at(now)
     status.current_job = None
     status.queued_time = None
     started = timefmt.parse_time(record.start_time)
