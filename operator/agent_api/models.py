@@ -11,7 +11,7 @@ Python; both are accepted when constructing a model.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -51,18 +51,7 @@ Phase = Literal[
     "Rejected",
     "Cancelled",
 ]
-PHASES: tuple[Phase, ...] = (
-    "Pending",
-    "Blocked",
-    "Queued",
-    "Running",
-    "Retrying",
-    "AwaitingReview",
-    "Succeeded",
-    "Failed",
-    "Rejected",
-    "Cancelled",
-)
+PHASES: tuple[Phase, ...] = get_args(Phase)  # in the order of the Literal
 ReviewMode = Literal["none", "pr-open", "merged"]
 
 
