@@ -133,10 +133,16 @@ class Gatherer:
             or known.number != p.number
             or known.seen.next_check <= now
         ]
-        await bounded.gather(self._look(p, snapshot) for p in due)
+        tokens: dict[tuple[str, str, str], str | None] = {}  # one read per Secret key a pass
+        await bounded.gather(self._look(p, snapshot, tokens) for p in due)
         snapshot.reviews = {k: v.seen for k, v in self._pulls.items()}
 
-    async def _look(self, pull: scheduling.PullToCheck, snapshot: scheduling.Snapshot) -> None:
+    async def _look(
+        self,
+        pull: scheduling.PullToCheck,
+        snapshot: scheduling.Snapshot,
+        tokens: dict[tuple[str, str, str], str | None],
+    ) -> None:
         known = self._pulls.get(pull.key)
         if known is not None and known.number != pull.number:
             known = None
@@ -157,7 +163,10 @@ class Gatherer:
             meta = (snapshot.secrets or {}).get(use.secret)
             problem = policy.credential_problem(use, meta)
             if problem is None:
-                token = await self._client.secret_value(use.namespace, use.name, use.key)
+                where = (use.namespace, use.name, use.key)
+                if where not in tokens:
+                    tokens[where] = await self._client.secret_value(*where)
+                token = tokens[where]
         if problem is not None:
             self._remember(pull, previous, now, None, self._longer(interval), problem)
             return
