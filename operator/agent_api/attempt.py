@@ -32,8 +32,13 @@ ENV_GIT_TOKEN: Final = "GIT_TOKEN"
 ENV_HOME: Final = "HOME"
 RESERVED_ENV: Final = models.RESERVED_ENV  # the set a profile's spec.env may not override
 
-# --- the task input as a file: a ConfigMap named after the attempt's Job, owned by it,
-# mounted read-only into the runner's container (an env var is capped at 128 KiB)
+# --- the task input as a file, mounted read-only into the runner's container (an env var
+# is capped at 128 KiB): the pod's own annotation through the downward API when it fits,
+# else a ConfigMap named after the attempt's Job and owned by it
+TASK_INPUT_ANNOTATION: Final = f"{models.GROUP}/task-input"
+# The API server caps all of an object's annotations together at 256 KiB; an input up to
+# this size travels in the Job itself, which saves the ConfigMap's write per attempt.
+INLINE_TASK_INPUT_MAX_BYTES: Final = 128 * 1024
 TASK_FILE_KEY: Final = "task.json"
 TASK_FILE_DIR: Final = "/etc/agent-task"
 TASK_FILE_PATH: Final = f"{TASK_FILE_DIR}/{TASK_FILE_KEY}"

@@ -9,9 +9,11 @@ belongs to the same task (another pass or replica created it).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import datetime
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -41,6 +43,8 @@ class Actuator:
         self._store = store
         self._events = events
         self._egress = egress
+        self._releasing: set[tuple[str, str]] = set()  # (namespace, Job) being let go
+        self._release_batches: set[asyncio.Task[list[None]]] = set()
 
     async def apply(
         self,
@@ -58,14 +62,29 @@ class Actuator:
         await bounded.gather(self._cancel(c) for c in decision.cancels)
         if not still_leading():
             return None
-        created = await bounded.gather(self._create(d, now) for d in decision.dispatches)
-        refused = {d.key for d, ok in created if not ok}
-        retry_at = min((d.retry_at for d, ok in created if not ok), default=None)
-        if not still_leading():
-            return retry_at
-        await bounded.gather(self._writes(snapshot, decision, refused))
+        refused: list[scheduling.Dispatch] = []
+        entries = {e.key: e for e in snapshot.tasks}
+
+        async def start(dispatch: scheduling.Dispatch) -> None:
+            # The task's status names its attempt's Job only once the Job exists.
+            if not await self._create(dispatch, now):
+                refused.append(dispatch)
+            elif (status := decision.statuses.get(dispatch.key)) is not None:
+                old = entries[dispatch.key].task.status.to_api()
+                await self._write_status("AgentTask", dispatch.key, old, status)
+
+        # One batch: the new Jobs first, the other writes alongside them rather than after
+        # them, so a pass costs about one round trip of the API server, not two.
+        started = {d.key for d in decision.dispatches}
+        await bounded.gather(
+            itertools.chain(
+                (start(d) for d in decision.dispatches),
+                self._writes(snapshot, decision, skip=started),
+            )
+        )
+        retry_at = min((d.retry_at for d in refused), default=None)
         if still_leading():
-            await bounded.gather(self._release(r) for r in decision.releases)
+            self._start_releases(decision.releases)
         self._events.post(decision.events, now)
         if len(decision.statuses) > LARGE_PASS:
             _return_freed_memory()
@@ -75,11 +94,12 @@ class Actuator:
         self,
         snapshot: scheduling.Snapshot,
         decision: scheduling.Decision,
-        refused: set[scheduling.TaskKey],
+        skip: set[scheduling.TaskKey],
     ) -> Iterator[Awaitable[None]]:
+        """The status and ownerReference writes, but those of the tasks in `skip`."""
         entries = {e.key: e for e in snapshot.tasks}
         for key, status in decision.statuses.items():  # only the changed ones
-            if key not in refused:
+            if key not in skip:
                 old = entries[key].task.status.to_api()
                 yield self._write_status("AgentTask", key, old, status)
         for scope, plan_status in decision.plan_statuses.items():
@@ -93,6 +113,29 @@ class Actuator:
             yield self._write_status("AgentProfile", key, old_profile, profile_status)
         for key, refs in decision.owner_refs.items():
             yield self._write_owner_refs(key, refs, entries[key].task.metadata.uid or "")
+
+    def _start_releases(self, releases: list[scheduling.Release]) -> None:
+        """Lets go of the Jobs in the background: three calls each that no decision waits
+        for, so the next pass (and the next Job) need not wait for them either. A release
+        still in flight is not started again; one that fails is decided again next pass."""
+        fresh = [r for r in releases if (r.namespace, r.job) not in self._releasing]
+        if not fresh:
+            return
+        keys = {(r.namespace, r.job) for r in fresh}
+        self._releasing |= keys
+        batch = asyncio.create_task(bounded.gather(self._release(r) for r in fresh))
+        self._release_batches.add(batch)
+
+        def done(finished: asyncio.Task[list[None]]) -> None:
+            self._release_batches.discard(finished)
+            self._releasing -= keys
+
+        batch.add_done_callback(done)
+
+    async def drain(self) -> None:
+        """Waits for the releases in flight (tests, and a pass that must see them done)."""
+        while self._release_batches:
+            await asyncio.gather(*self._release_batches, return_exceptions=True)
 
     async def _release(self, release: scheduling.Release) -> None:
         """Takes the result finalizer off the attempt's pods, then off its Job."""
@@ -108,14 +151,15 @@ class Actuator:
             )
         except kube.ApiError as error:
             logger.warning("could not release Job %s/%s: %s", release.namespace, release.job, error)
+        except Exception:  # a background task: nobody else would see it
+            logger.exception("could not release Job %s/%s", release.namespace, release.job)
 
     async def _cancel(self, cancel: scheduling.Cancel) -> None:
         logger.info("deleting Job %s/%s: %s", cancel.namespace, cancel.job, cancel.reason)
         await self._client.delete_job(cancel.namespace, cancel.job)
 
-    async def _create(
-        self, dispatch: scheduling.Dispatch, now: datetime.datetime
-    ) -> tuple[scheduling.Dispatch, bool]:
+    async def _create(self, dispatch: scheduling.Dispatch, now: datetime.datetime) -> bool:
+        """Creates (or adopts) the attempt's Job; False when the API server refused it."""
         # No agent pod without its egress policy: a namespace where it cannot be written
         # gets no Job (the task stays queued with the reason, and is tried again).
         problem = await self._egress.ensure(dispatch.namespace) if self._egress else None
@@ -125,7 +169,7 @@ class Actuator:
             raw = await self._client.create_job(dispatch.job)
         except kube.ApiError as error:
             if error.status == 409 and await self._adopt(dispatch):
-                return dispatch, True
+                return True
             message = (
                 f"a Job named {dispatch.job_name} already exists and belongs to another object"
                 if error.status == 409
@@ -138,17 +182,17 @@ class Actuator:
             metrics.DISPATCH_LATENCY.labels(dispatch.scope[0]).observe(
                 max(0.0, dispatch.latency_seconds)
             )
-        return dispatch, True
+        return True
 
     async def _refused(
         self, dispatch: scheduling.Dispatch, message: str, now: datetime.datetime
-    ) -> tuple[scheduling.Dispatch, bool]:
+    ) -> bool:
         logger.warning(
             "could not create Job %s/%s: %s", dispatch.namespace, dispatch.job_name, message
         )
         status = scheduling.status_after_refused_create(dispatch, message, now)
         await self._write_status("AgentTask", dispatch.key, dispatch.status_before.to_api(), status)
-        return dispatch, False
+        return False
 
     async def _adopt(self, dispatch: scheduling.Dispatch) -> bool:
         """True when the existing Job is this task's (made by another pass or replica)."""

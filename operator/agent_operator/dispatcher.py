@@ -30,6 +30,7 @@ from agent_operator import (
     gathering,
     leadership,
     metrics,
+    podreports,
     recording,
     relisting,
     routing,
@@ -74,8 +75,14 @@ class Dispatcher:
         self.next_wake: datetime.datetime | None = None
         self._synced: tuple[int, float] | None = None  # (leadership term, when) of the relist
         self.gate = leadership.LeadershipGate(elector, on_change=self.wake, monotonic=monotonic)
+        self.pod_reports = podreports.PodReports()  # fed by the pod watch (handlers)
         self.gatherer = gathering.Gatherer(
-            client=client, store=store, config=config, monotonic=monotonic, now=now
+            client=client,
+            store=store,
+            config=config,
+            monotonic=monotonic,
+            now=now,
+            pod_reports=self.pod_reports,
         )
         self.events = eventing.EventPoster(client)
         self.actuator = actuator.Actuator(

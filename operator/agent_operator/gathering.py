@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from agent_api import forge, models
 
-from agent_operator import api, bounded, clock, jobs, results, scheduling
+from agent_operator import api, bounded, clock, jobs, podreports, results, scheduling
 from agent_operator import store as store_module
 from agent_operator.scheduling import policy
 
@@ -47,7 +47,9 @@ class Gatherer:
         monotonic: Callable[[], float] = time.monotonic,
         now: clock.Clock = clock.system_clock,
         connect: Callable[..., forge.Forge | None] = forge.connect,
+        pod_reports: podreports.PodReports | None = None,  # None: every report is read
     ) -> None:
+        self._pod_reports = pod_reports if pod_reports is not None else podreports.PodReports()
         self._client = client
         self._store = store
         self._config = config
@@ -57,6 +59,11 @@ class Gatherer:
         self._pulls: dict[scheduling.TaskKey, _Watched] = {}
         self._held: dict[str, datetime.datetime] = {}  # forge API host -> rate-limited until
         self._reports: dict[tuple[str, str], results.PodReport | None] = {}
+        # (namespace, Job) of an unstarted attempt -> when it was last looked into, and what
+        # keeps it from starting (None: nothing yet)
+        self._starts: dict[
+            tuple[str, str], tuple[datetime.datetime, results.StartProblem | None]
+        ] = {}
         self._secrets: dict[tuple[str, str], tuple[float, policy.SecretMeta | None]] = {}
         self._circuits: dict[scheduling.PlanScope, models.CircuitStatus] = {}
 
@@ -81,7 +88,18 @@ class Gatherer:
             pods = await self._client.job_pods(job.namespace, job.name)
             self._reports[(job.namespace, job.name)] = results.pod_report(pods)
 
-        await bounded.gather(read(j) for j in needed if (j.namespace, j.name) not in self._reports)
+        unread = []
+        for job in needed:
+            key = (job.namespace, job.name)
+            if key in self._reports:
+                continue
+            # A completed Job's one succeeded pod, as the pod watch showed it: no API call.
+            watched = self._pod_reports.take(*key) if job.finished == "Complete" else None
+            if watched is not None:
+                self._reports[key] = watched
+            else:
+                unread.append(job)
+        await bounded.gather(read(j) for j in unread)
         snapshot.reports = dict(self._reports)
 
     async def _confirm_jobs(self, snapshot: scheduling.Snapshot) -> None:
@@ -97,12 +115,25 @@ class Gatherer:
         await bounded.gather(confirm(ns, name) for ns, name in scheduling.jobs_to_confirm(snapshot))
 
     async def _check_starts(self, snapshot: scheduling.Snapshot) -> None:
+        """Looks into unstarted attempts when `scheduling.start_check_due` says so; between
+        looks a pass reuses what the last one found."""
+        now = self._now()
+        pending = scheduling.starts_to_check(snapshot)
+        keys = {(j.namespace, j.name) for j in pending}
+        self._starts = {k: v for k, v in self._starts.items() if k in keys}
+
         async def check(job: jobs.JobView) -> None:
             pods = await self._client.job_pods(job.namespace, job.name)
             events = [] if pods else await self._client.job_events(job.namespace, job.name)
-            snapshot.start_problems[(job.namespace, job.name)] = results.start_problem(pods, events)
+            self._starts[(job.namespace, job.name)] = (now, results.start_problem(pods, events))
 
-        await bounded.gather(check(j) for j in scheduling.starts_to_check(snapshot))
+        def last_look(job: jobs.JobView) -> datetime.datetime | None:
+            seen = self._starts.get((job.namespace, job.name))
+            return seen[0] if seen is not None else None
+
+        due = [j for j in pending if scheduling.start_check_due(j, now, last_look(j))]
+        await bounded.gather(check(j) for j in due)
+        snapshot.start_problems = {k: problem for k, (_, problem) in self._starts.items()}
 
     async def _check_secrets(self, snapshot: scheduling.Snapshot) -> None:
         moment = self._monotonic()

@@ -54,6 +54,21 @@ def registry_for(
         id="cache-jobs",
     )(feed("Job"))
 
+    def feed_pods(event: kopf.RawEvent, **_: Any) -> None:
+        raw: Any = event.get("object")
+        if isinstance(raw, dict) and dispatcher.pod_reports.apply(event.get("type"), raw):
+            dispatcher.wake()
+
+    # The attempt pods, for their reports only (podreports): nothing else of a pod is kept.
+    kopf.on.event(
+        "",
+        "v1",
+        "pods",
+        labels={models.LABEL_MANAGED_BY: jobs.MANAGED_BY},
+        registry=registry,
+        id="cache-pods",
+    )(feed_pods)
+
     @kopf.on.login(registry=registry)
     def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
         return connection_info(kubeconfig, trust_env=settings.networking.trust_env)
@@ -61,7 +76,7 @@ def registry_for(
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=models.GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        settings.persistence.diffbase_storage = _NoDiffBase(
             prefix=models.GROUP, key="last-handled-configuration"
         )
         settings.persistence.finalizer = f"{models.GROUP}/finalizer"
@@ -72,6 +87,20 @@ def registry_for(
         settings.batching.idle_timeout = 1.0  # per-object workers hold memory while idle
 
     return registry
+
+
+class _NoDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf builds the "essence" of every object on every watch event (a deep copy of it)
+    to diff it for change handlers; the operator registers only event handlers, which read
+    no diff, so there is nothing to build or fetch."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Any = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
 
 
 def connection_info(kubeconfig: str | None, *, trust_env: bool = False) -> kopf.ConnectionInfo:

@@ -187,6 +187,7 @@ def build(inputs: JobInputs) -> dict[str, Any]:
         models.LABEL_MANAGED_BY: MANAGED_BY,
     }
     timeout = int(spec.get("timeoutSeconds", 7200))
+    task_input = inline_task_input(inputs)
     # The profile's own variables first: for a duplicate name the later entry wins, so the
     # operator's settings below always apply (the CRD also refuses reserved names).
     profile_env: list[dict[str, Any]] = [
@@ -304,13 +305,7 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
             {"name": "workspace-tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
             {"name": "executor", "emptyDir": {"sizeLimit": "64Mi"}},
-            {
-                "name": "task",
-                "configMap": {
-                    "name": name,
-                    "items": [{"key": contract.TASK_FILE_KEY, "path": contract.TASK_FILE_KEY}],
-                },
-            },
+            _task_volume(name, inline=task_input is not None),
         ],
     }
     if pod_settings.node_selector:
@@ -368,7 +363,10 @@ def build(inputs: JobInputs) -> dict[str, Any]:
             "template": {
                 "metadata": {
                     "labels": {**pod_settings.labels, **labels},
-                    "annotations": dict(pod_settings.annotations),
+                    "annotations": {
+                        **pod_settings.annotations,
+                        **({contract.TASK_INPUT_ANNOTATION: task_input} if task_input else {}),
+                    },
                     "finalizers": [RESULT_FINALIZER],
                 },
                 "spec": pod_spec,
@@ -377,9 +375,48 @@ def build(inputs: JobInputs) -> dict[str, Any]:
     }
 
 
-def build_context(inputs: JobInputs) -> dict[str, Any]:
-    """The ConfigMap holding the attempt's task input, named after its Job; the actuator
+def inline_task_input(inputs: JobInputs) -> str | None:
+    """The attempt's task input when it is small enough to travel in the pod's own
+    annotation (`contract.INLINE_TASK_INPUT_MAX_BYTES`); None when it needs a ConfigMap."""
+    text = contract.encode_task_input(inputs.task, inputs.context)
+    return text if len(text.encode()) <= contract.INLINE_TASK_INPUT_MAX_BYTES else None
+
+
+def carried_task_input(job: dict[str, Any]) -> str | None:
+    """The task input a Job carries in its pod template's annotation; None when the pod
+    reads it from the Job's ConfigMap instead."""
+    template = (job.get("spec") or {}).get("template") or {}
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(contract.TASK_INPUT_ANNOTATION)
+    return value if isinstance(value, str) else None
+
+
+def _task_volume(job_name: str, *, inline: bool) -> dict[str, Any]:
+    """The volume the runner reads its task file from: the pod's annotation through the
+    downward API, or the ConfigMap `build_context` makes."""
+    if inline:
+        field = f"metadata.annotations['{contract.TASK_INPUT_ANNOTATION}']"
+        return {
+            "name": "task",
+            "downwardAPI": {
+                "items": [{"path": contract.TASK_FILE_KEY, "fieldRef": {"fieldPath": field}}]
+            },
+        }
+    return {
+        "name": "task",
+        "configMap": {
+            "name": job_name,
+            "items": [{"key": contract.TASK_FILE_KEY, "path": contract.TASK_FILE_KEY}],
+        },
+    }
+
+
+def build_context(inputs: JobInputs) -> dict[str, Any] | None:
+    """The ConfigMap holding an attempt's task input too large for the pod's annotation,
+    named after its Job (None when the input travels in the Job, see `build`); the actuator
     makes the Job its owner once the Job exists (`owned_by`), so it goes with the Job."""
+    if inline_task_input(inputs) is not None:
+        return None
     meta = inputs.task["metadata"]
     name = job_name(meta["name"], inputs.attempt)
     return {

@@ -9,6 +9,7 @@ made them.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ def pod_from_job(
     - emptyDir volumes become host directories with the kubelet's mode (0777), so that
       any runAsUser can write them as on a node; podman's own emptyDir takes the image
       directory's owner instead. The test can look inside them afterwards.
-    - a configMap volume (the task input) becomes a host directory holding the
-      ConfigMap's keys as files, as the kubelet projects them (read-only).
+    - a configMap volume (a large task input) becomes a host directory holding the
+      ConfigMap's keys as files, as the kubelet projects them (read-only); so does a
+      downwardAPI volume of the pod's annotations (the task input that fits in one).
     - each container's terminationMessagePath becomes a host file the container may write,
       as the kubelet mounts one; the test reads it afterwards as the kubelet does.
     """
@@ -51,6 +53,19 @@ def pod_from_job(
             for key, value in data.items():
                 (path / key).write_text(value, encoding="utf-8")
                 (path / key).chmod(0o644)
+            volumes.append(
+                {"name": volume["name"], "hostPath": {"path": str(path), "type": "Directory"}}
+            )
+        elif "downwardAPI" in volume:
+            annotations = (template.get("metadata") or {}).get("annotations") or {}
+            path = host_dir / "downward" / volume["name"]
+            path.mkdir(parents=True)
+            for item in volume["downwardAPI"]["items"]:
+                field = item["fieldRef"]["fieldPath"]
+                match = re.fullmatch(r"metadata\.annotations\['([^']+)'\]", field)
+                assert match, f"only annotations are projected here, not {field}"
+                (path / item["path"]).write_text(annotations[match[1]], encoding="utf-8")
+                (path / item["path"]).chmod(0o644)
             volumes.append(
                 {"name": volume["name"], "hostPath": {"path": str(path), "type": "Directory"}}
             )

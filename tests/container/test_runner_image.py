@@ -37,8 +37,9 @@ def _job(
     repository: dict[str, Any] | None = None,
     resources: dict[str, Any] | None = None,
     max_turns: int = 5,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The attempt Job and its task input ConfigMap exactly as the operator builds them."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The attempt Job and its ConfigMaps (none: the task input is in the Job) exactly as
+    the operator builds them."""
     task = fakes.agent_task(TASK_ID, repository=repository)
     task["metadata"]["name"] = f"plan-t001-001-{suffix}"
     profile = models.AgentProfileSpec(
@@ -72,7 +73,9 @@ def _job(
             ttl_seconds=300,
             created_by="container-test",
         )
-    return jobs.build(inputs), jobs.build_context(inputs)
+    # The pod reads its task input from its own annotation; a ConfigMap only when large.
+    context = jobs.build_context(inputs)
+    return jobs.build(inputs), [context] if context is not None else []
 
 
 def test_the_runner_does_a_tool_turn_commits_pushes_and_reports(
@@ -91,7 +94,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
         ),
     )
     git_secret = f"git-token-{suffix}"
-    job, context = _job(
+    job, config_maps = _job(
         images,
         suffix=suffix,
         api_url=api.url,
@@ -102,7 +105,7 @@ fakes.tool_use("bash", {"command": TOOL_COMMAND})
         },
     )
     host = tmp_path / "node"
-    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=[context])
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=config_maps)
     container = jobs.CONTAINER
     remotes.start()
     api.start()
@@ -177,9 +180,9 @@ def test_only_the_job_volumes_are_writable_and_tools_work_there(
     podman: Podman, images: Images, tmp_path: Path, pod_name: str
 ) -> None:
     suffix = pod_name.rsplit("-", 1)[-1]
-    job, context = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
+    job, config_maps = _job(images, suffix=suffix, api_url="http://127.0.0.1:9")
     pod = kubelet.pod_from_job(
-        job, name=pod_name, host_dir=tmp_path / "node", config_maps=[context]
+        job, name=pod_name, host_dir=tmp_path / "node", config_maps=config_maps
     )
     # The probe runs where the agent's commands run; the runner just stops the executor.
     container = next(
@@ -262,7 +265,7 @@ def test_the_agent_finds_no_credential_and_cannot_take_over_the_runner(
         fakes.report_call("Probed, planted, flooded and forked"),
     )
     git_secret = f"git-token-{suffix}"
-    job, context = _job(
+    job, config_maps = _job(
         images,
         suffix=suffix,
         api_url=api.url,
@@ -278,7 +281,7 @@ def test_the_agent_finds_no_credential_and_cannot_take_over_the_runner(
         {"name": "AGENT_COMMAND_TIMEOUT_SECONDS", "value": "120"}
     )
     host = tmp_path / "node"
-    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=[context])
+    pod = kubelet.pod_from_job(job, name=pod_name, host_dir=host, config_maps=config_maps)
     remotes.start()
     api.start()
     try:

@@ -44,6 +44,7 @@ from agent_operator.scheduling.inputs import (
     pulls_to_check,
     reports_needed,
     secrets_needed,
+    start_check_due,
     starts_to_check,
 )
 from agent_operator.scheduling.passes import decide
@@ -84,6 +85,7 @@ __all__ = [
     "pulls_to_check",
     "reports_needed",
     "secrets_needed",
+    "start_check_due",
     "starts_to_check",
     "status_after_refused_create",
 ]

@@ -5,11 +5,13 @@ pull requests under review."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterator
 
 from agent_api import forge, models
 
 from agent_operator import jobs
+from agent_operator.scheduling.decisions import START_RECHECK
 from agent_operator.scheduling.policy import SecretUse
 from agent_operator.scheduling.readiness import required_secrets
 from agent_operator.scheduling.snapshot import (
@@ -55,6 +57,22 @@ def starts_to_check(snapshot: Snapshot) -> list[jobs.JobView]:
         for _, _, job in _running_attempts(snapshot)
         if job is not None and not job.started and not job.deleting
     ]
+
+
+START_CHECK_GRACE = datetime.timedelta(seconds=1)
+"""How old an unstarted attempt's Job is before its pod and Events are first looked at:
+nearly every pod starts within it, and a look at each new Job in the pass that follows its
+creation would cost every dispatch two reads."""
+
+
+def start_check_due(
+    job: jobs.JobView, now: datetime.datetime, last_look: datetime.datetime | None
+) -> bool:
+    """Whether the gatherer looks at an unstarted attempt in this pass: once it is past the
+    grace, then again each START_RECHECK (when `decide` asks for a pass anyway)."""
+    if job.created is not None and now - job.created < START_CHECK_GRACE:
+        return False
+    return last_look is None or now - last_look >= START_RECHECK
 
 
 def secrets_needed(snapshot: Snapshot, config: Config) -> set[tuple[str, str]]:

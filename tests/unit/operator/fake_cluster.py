@@ -58,6 +58,7 @@ class FakeCluster:
         self.refuse_network_policies: kube.ApiError | None = None
         self.refuse_creates: kube.ApiError | None = None
         self.created: list[str] = []
+        self.pod_reads = 0  # lists of a Job's pods
         self.config_maps: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.events: list[dict[str, Any]] = []
@@ -172,6 +173,7 @@ class FakeCluster:
             self.put(updated)
 
     async def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        self.pod_reads += 1
         return copy.deepcopy(self.pods.get((namespace, job), []))
 
     async def patch_status(
@@ -225,9 +227,15 @@ def finished_pod(job: dict[str, Any], *, exit_code: int, message: str | None) ->
             "name": f"{job['metadata']['name']}-pod",
             "namespace": job["metadata"]["namespace"],
             "creationTimestamp": job["metadata"].get("creationTimestamp"),
-            "labels": {models.LABEL_TASK: job["metadata"]["labels"][models.LABEL_TASK]},
+            "labels": {
+                models.LABEL_TASK: job["metadata"]["labels"][models.LABEL_TASK],
+                "batch.kubernetes.io/job-name": job["metadata"]["name"],
+            },
         },
-        "status": {"containerStatuses": [{"name": "agent", "state": {"terminated": terminated}}]},
+        "status": {
+            "phase": "Succeeded" if exit_code == 0 else "Failed",
+            "containerStatuses": [{"name": "agent", "state": {"terminated": terminated}}],
+        },
     }
 
 

@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from agent_api import models, timefmt
-from agent_operator import dispatcher, egress, kube, scheduling, store
+from agent_operator import dispatcher, egress, jobs, kube, scheduling, store
 from fake_cluster import FakeCluster, finished_pod
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -130,7 +130,12 @@ class World:
         self.cluster.put(obj)
 
     def task_input(self, job: str, namespace: str = "ns") -> dict[str, Any]:
-        """The task input the Job's pod reads: its ConfigMap, which the Job owns."""
+        """The task input the Job's pod reads: the Job's own annotation, or for a large
+        input its ConfigMap, which the Job owns."""
+        carried = jobs.carried_task_input(self.get("Job", job, namespace))
+        if carried is not None:
+            assert (namespace, job) not in self.cluster.config_maps
+            return dict(json.loads(carried))
         config_map = self.cluster.config_maps[(namespace, job)]
         owner = config_map["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"]) == ("Job", job)
@@ -173,8 +178,10 @@ class World:
         reason: str = "BackoffLimitExceeded",
         terminated_reason: str | None = None,
         pod_conditions: list[dict[str, Any]] | None = None,
+        watched: bool = True,
     ) -> None:
-        """The Job controller's verdict, and the pod the kubelet leaves behind."""
+        """The Job controller's verdict, and the pod the kubelet leaves behind (which the
+        pod watch shows the operator unless `watched` is False)."""
         job = copy.deepcopy(self.get("Job", name))
         kind = "Complete" if ok else "Failed"
         job["status"] = {
@@ -199,6 +206,8 @@ class World:
         pod["status"]["conditions"] = pod_conditions or []
         pod["spec"] = job["spec"]["template"]["spec"]
         self.cluster.pods[("ns", name)] = [pod]
+        if watched:  # the pod watch shows it to the operator, as kopf's does
+            self.dispatcher.pod_reports.apply("MODIFIED", copy.deepcopy(pod))
 
     def pod_waits(self, name: str, reason: str, message: str) -> None:
         """The attempt's pod exists but its agent container waits (image, config)."""
@@ -236,8 +245,13 @@ class World:
         self.cluster.refuse_creates = (
             kube.ApiError(403, "Forbidden", "boom") if fail_creates else None
         )
+        async def one_pass() -> scheduling.Decision:
+            decision = await self.dispatcher.run_pass()
+            await self.dispatcher.actuator.drain()  # the Jobs it lets go, in the background
+            return decision
+
         try:
-            decision = asyncio.run(self.dispatcher.run_pass())
+            decision = asyncio.run(one_pass())
         finally:
             self.cluster.refuse_creates = None
         self.events.extend(decision.events)

@@ -89,6 +89,23 @@ def test_a_pod_that_cannot_pull_its_image_shows_why_then_ends_at_the_start_timeo
     assert "t-1" in world.deleted_jobs
 
 
+def test_an_unstarted_attempt_is_looked_into_after_a_grace_then_now_and_then() -> None:
+    world = World(task("t"))
+    world.step()
+    world.pod_waits("t-1", "ImagePullBackOff", "Back-off pulling image")
+    world.step()  # the pass right after the create: nearly every pod starts by itself
+    assert world.cluster.pod_reads == 0
+    world.advance(1)
+    world.step()
+    assert world.cluster.pod_reads == 1 and "ImagePullBackOff" in (world.status("t").message or "")
+    world.advance(2)
+    world.step()  # what the last look found stands until the next one is due
+    assert world.cluster.pod_reads == 1 and "ImagePullBackOff" in (world.status("t").message or "")
+    world.advance(3)
+    world.step()
+    assert world.cluster.pod_reads == 2
+
+
 def test_a_missing_secret_key_is_not_retried_and_is_named() -> None:
     world = World(profile("p", startTimeoutSeconds=30), task("t", agentProfile="p"))
     world.step()

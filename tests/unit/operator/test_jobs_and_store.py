@@ -88,7 +88,9 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 60
     assert spec["ttlSecondsAfterFinished"] == 99
     pod = spec["template"]["spec"]
-    assert spec["template"]["metadata"]["annotations"] == {"sim": "fail"}
+    pod_annotations = dict(spec["template"]["metadata"]["annotations"])
+    pod_annotations.pop(attempt.TASK_INPUT_ANNOTATION)  # the task input, checked below
+    assert pod_annotations == {"sim": "fail"}  # the profile's own
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["nodeSelector"] == {"pool": "agents"} and pod["runtimeClassName"] == "gvisor"
@@ -111,12 +113,22 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     assert env["AGENT_MODEL"]["value"] == "m" and env["AGENT_TIMEOUT_SECONDS"]["value"] == "60"
     assert env["AGENT_TASK_FILE"]["value"] == attempt.TASK_FILE_PATH
     assert "AGENT_TASK_JSON" not in env
-    # The task input is a file from the Job's ConfigMap, mounted into the runner only.
+    # The task input is a file from the pod's own annotation (the downward API), mounted
+    # into the runner only; a task this small needs no ConfigMap.
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes["task"]["configMap"]["name"] == job["metadata"]["name"]
-    config_map = jobs.build_context(_inputs(_task()))
-    assert config_map["metadata"]["name"] == job["metadata"]["name"]
-    payload = json.loads(config_map["data"][attempt.TASK_FILE_KEY])
+    assert volumes["task"]["downwardAPI"]["items"] == [
+        {
+            "path": attempt.TASK_FILE_KEY,
+            "fieldRef": {"fieldPath": f"metadata.annotations['{attempt.TASK_INPUT_ANNOTATION}']"},
+        }
+    ]
+    assert [m["name"] for m in workspace["volumeMounts"]].count("task") == 0
+    assert jobs.build_context(_inputs(_task())) is None
+    carried = jobs.carried_task_input(job)
+    assert carried == job["spec"]["template"]["metadata"]["annotations"][
+        attempt.TASK_INPUT_ANNOTATION
+    ]
+    payload = json.loads(carried)
     assert payload["spec"]["taskId"] == "T001.009"
     assert "managedFields" not in payload["metadata"]
     assert payload["metadata"]["annotations"] == {"team": "a"}
@@ -131,11 +143,6 @@ def test_the_job_follows_the_runner_contract_and_is_locked_down() -> None:
     }
     assert payload["context"]["verify"] == ["pytest -q", "ruff check ."]
     assert payload["context"]["previousFailure"] == {"reason": "ToolError", "summary": "boom"}
-    owned = jobs.owned_by(config_map, {"metadata": {"name": "myplan-t001-009-3", "uid": "j1"}})
-    assert owned["metadata"]["ownerReferences"][0] == {
-        "apiVersion": "batch/v1", "kind": "Job", "name": "myplan-t001-009-3", "uid": "j1",
-        "controller": True, "blockOwnerDeletion": True,
-    }
 
 
 def test_no_secret_reaches_the_workspace_container() -> None:
@@ -180,10 +187,20 @@ def test_a_long_cjk_description_and_200_dependencies_fit_in_the_task_file() -> N
     inputs = jobs.JobInputs(**{**inputs.__dict__, "context": context})
     job = jobs.build(inputs)
     config_map = jobs.build_context(inputs)
+    assert config_map is not None
+    assert config_map["metadata"]["name"] == job["metadata"]["name"]
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["task"]["configMap"]["name"] == job["metadata"]["name"]
     text = config_map["data"][attempt.TASK_FILE_KEY]
     assert len(text.encode()) > 128 * 1024  # more than one env var may hold
     assert len(text.encode()) < 1024 * 1024  # a ConfigMap holds 1 MiB
     assert len(json.dumps(job).encode()) < 16 * 1024  # the Job does not carry it
+    assert jobs.carried_task_input(job) is None
+    owned = jobs.owned_by(config_map, {"metadata": {"name": job["metadata"]["name"], "uid": "j1"}})
+    assert owned["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": "j1",
+        "controller": True, "blockOwnerDeletion": True,
+    }
     parsed, parsed_context = attempt.parse_task_input(text, source="test")
     assert parsed.spec.description == task["spec"]["description"]
     assert len(parsed_context.dependencies) == 200

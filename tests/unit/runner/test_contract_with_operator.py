@@ -51,7 +51,9 @@ def _operator_input(
         for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env[attempt.ENV_TASK_FILE] == attempt.TASK_FILE_PATH
-    return jobs.build_context(inputs)["data"][attempt.TASK_FILE_KEY], env
+    carried = jobs.carried_task_input(job)  # what the runner's task file holds
+    assert carried is not None
+    return carried, env
 
 
 def _operator_reads(run: Run) -> tuple[models.TaskResult, str | None]:
