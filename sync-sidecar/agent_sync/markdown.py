@@ -509,14 +509,16 @@ def _finish(
         else ()
     )
 
-    text = first_text.lstrip()
-    if text.startswith(task_id):  # the usual case, as in _title
-        title = text[len(task_id):].lstrip(_ID_WRAPPERS).rstrip()
+    first = first_text.strip()
+    if first.startswith(task_id):
+        # The usual case, as in _title (with the end stripped first, which is the same);
+        # for a one-line item, its text too.
+        title = first[len(task_id):].lstrip(_ID_WRAPPERS)
     else:
         title = _title(first_text, task_id)
     if not title or len(title) > MAX_TITLE:
         title = _checked_title(title, line, task_id, problems)
-    description = _description(first_text, more, content_indent) if more else text.rstrip()
+    description = _description(first, more, content_indent) if more else first
     if len(description) > MAX_DESCRIPTION:
         problems.append(Problem(
             line, "warning", "long-description",
@@ -636,10 +638,10 @@ def _title(first_text: str, task_id: str) -> str:
     return title.lstrip(_ID_WRAPPERS).strip()
 
 
-def _description(first_text: str, more: list[str], content_indent: int) -> str:
-    """The item's text: its first line, then its continuation lines dedented."""
+def _description(first: str, more: list[str], content_indent: int) -> str:
+    """The item's text: its first line (stripped), then its continuation lines dedented."""
     cut = content_indent
-    lines = [first_text.strip()]
+    lines = [first]
     for line in more:
         expanded = line.expandtabs(4) if "\t" in line[:cut] else line
         lead = len(expanded) - len(expanded.lstrip(" "))
