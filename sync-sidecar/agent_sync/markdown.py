@@ -1,5 +1,9 @@
 """Parse a plan's markdown task list: one pass, precompiled regexes, no I/O.
 
+One expression over the whole text finds every checkbox item's line; such a line outside
+code blocks and comments is read from that match (the fast path), every other line on its
+own. Both paths agree with the line-by-line reader the tests keep as a reference.
+
 Every expression here runs in time linear in its input: no nested quantifiers, and no two
 adjacent runs that can both take the same characters (where one is needed, it is
 possessive, `*+`), so a line of a megabyte costs what its length says. Headings are read
@@ -407,7 +411,7 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
             f"line {comment_line}: this HTML comment never closes, so nothing after it is "
             "read; add -->",
         ))
-    tasks = tuple(task for task in slots if task is not None)
+    tasks = tuple(filter(None, slots))  # a Task is a non-empty tuple
     return ParsedPlan(
         tasks=tasks, problems=tuple(problems), held_ids=frozenset(held), line_count=number
     )
