@@ -462,39 +462,11 @@ def _finish(
         body = first_text  # the IDs of the first line are already known
 
     depends: tuple[str, ...] = ()
-    own_mentions = 1
     count = len(mentioned)
-    if count == 2 and mentioned[0] == task_id:  # the usual case: one dependency
-        if mentioned[1] == task_id:
-            own_mentions = 2
-        else:
-            depends = (mentioned[1],)
+    if count == 2 and mentioned[0] == task_id and mentioned[1] != task_id:
+        depends = (mentioned[1],)  # the usual case: one dependency
     elif count > 1:
-        found: list[str] = []
-        seen = {task_id}
-        own_mentions = 0
-        for other in mentioned:
-            if other == task_id:
-                own_mentions += 1
-            elif other not in seen:
-                seen.add(other)
-                found.append(other)
-        depends = tuple(found)
-    if own_mentions > 1:
-        problems.append(Problem(
-            line, "error", "self-dependency",
-            f"line {line}: {task_id} names itself as a dependency; a task cannot wait for "
-            "itself: remove the second mention (it is ignored)",
-            task_id,
-        ))
-    if len(depends) > MAX_DEPENDENCIES:
-        problems.append(Problem(
-            line, "error", "too-many-dependencies",
-            f"line {line}: {task_id} has {len(depends)} dependencies; at most "
-            f"{MAX_DEPENDENCIES} are allowed, only the first {MAX_DEPENDENCIES} are synced",
-            task_id,
-        ))
-        depends = depends[:MAX_DEPENDENCIES]
+        depends = _dependencies(mentioned, line, task_id, problems)
 
     priority = DEFAULT_PRIORITY
     if "P" in body or "riority" in body:
@@ -541,6 +513,37 @@ def _finish(
         task_id[:4] if default else ids.milestone_of(task_id), heading, checkbox_offset,
         line_end, status_span, status, can_annotate,
     ))
+
+
+def _dependencies(
+    mentioned: list[str], line: int, task_id: str, problems: list[Problem]
+) -> tuple[str, ...]:
+    """Every ID but the task's own, once each, in order; a second own mention is an error."""
+    found: list[str] = []
+    seen = {task_id}
+    own_mentions = 0
+    for other in mentioned:
+        if other == task_id:
+            own_mentions += 1
+        elif other not in seen:
+            seen.add(other)
+            found.append(other)
+    if own_mentions > 1:
+        problems.append(Problem(
+            line, "error", "self-dependency",
+            f"line {line}: {task_id} names itself as a dependency; a task cannot wait for "
+            "itself: remove the second mention (it is ignored)",
+            task_id,
+        ))
+    if len(found) > MAX_DEPENDENCIES:
+        problems.append(Problem(
+            line, "error", "too-many-dependencies",
+            f"line {line}: {task_id} has {len(found)} dependencies; at most "
+            f"{MAX_DEPENDENCIES} are allowed, only the first {MAX_DEPENDENCIES} are synced",
+            task_id,
+        ))
+        del found[MAX_DEPENDENCIES:]
+    return tuple(found)
 
 
 def _checked_title(title: str, line: int, task_id: str, problems: list[Problem]) -> str:
