@@ -17,6 +17,13 @@ _NOT_NAME_CHAR = re.compile(r"[^a-z0-9-]")
 _TASK_ID_SHAPE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _BEFORE_LAST_SEPARATOR = re.compile(r"^(.+)[./:_-]")
 _LEADING_FLAGS = re.compile(r"^(?:\(\?[aiLmsux]+\))+")  # (?i) and the like, first in the pattern
+# The default pattern as a whole word, written with its first letter before the
+# look-behind: the same matches as the general form (the look-behind then checks the
+# character before that T), but an expression that starts with a literal lets the engine
+# skip to each T instead of trying every position.
+_DEFAULT_REGEX = re.compile(
+    rf"T(?<![A-Za-z0-9]T){models.DEFAULT_TASK_ID_PATTERN[1:]}(?![A-Za-z0-9])"
+)
 
 
 class BadIdPattern(ValueError):
@@ -55,6 +62,8 @@ class IdPattern:
                 f"({error.msg}): write flags as (?i) at its very start or as a scoped "
                 f"group (?i:...); the default is {models.DEFAULT_TASK_ID_PATTERN!r}"
             ) from error
+        if source == models.DEFAULT_TASK_ID_PATTERN:
+            regex = _DEFAULT_REGEX  # the same matches, found several times faster
         if regex.search(""):
             raise BadIdPattern(
                 f"the task ID pattern {source!r} matches the empty string: "

@@ -23,9 +23,29 @@ def lint_text(text: str, pattern: IdPattern | None = None) -> list[Problem]:
 def lint(parsed: ParsedPlan) -> list[Problem]:
     problems = list(parsed.problems)
     tasks = parsed.by_id()
-    problems.extend(unknown_dependencies(parsed.tasks, tasks, parsed.held_ids))
-    problems.extend(cycles(parsed.tasks, tasks))
-    problems.extend(done_before_dependencies(parsed.tasks, tasks))
+    held = parsed.held_ids
+    # One pass over the dependencies: unknown ones, ticked tasks whose dependency is open,
+    # and whether any dependency is of a task further down. When none is, every edge
+    # points up the file and no cycle can exist: the cycle search is skipped.
+    forward = False
+    for task in parsed.tasks:
+        depends = task.depends_on
+        if not depends:
+            continue
+        line = task.line
+        for dependency in depends:
+            other = tasks.get(dependency)
+            if other is None:
+                if dependency not in held:
+                    problems.append(_unknown_dependency(task, dependency))
+            elif other.line > line:
+                forward = True
+        if task.done:
+            open_ones = [d for d in depends if d in tasks and not tasks[d].done]
+            if open_ones:
+                problems.append(_done_before(task, open_ones))
+    if forward:
+        problems.extend(cycles(parsed.tasks, tasks))
     problems.sort(key=lambda problem: (problem.line, problem.severity != "error", problem.code))
     return problems
 
@@ -34,38 +54,24 @@ def has_errors(problems: Iterable[Problem]) -> bool:
     return any(problem.severity == "error" for problem in problems)
 
 
-def unknown_dependencies(
-    ordered: Sequence[Task], tasks: Mapping[str, Task], held: frozenset[str]
-) -> list[Problem]:
-    problems = []
-    for task in ordered:
-        for dependency in task.depends_on:
-            if dependency not in tasks and dependency not in held:
-                problems.append(Problem(
-                    task.line, "error", "unknown-dependency",
-                    f"line {task.line}: {task.task_id} depends on {dependency}, which is no "
-                    f"task in this file, so {task.task_id} would wait forever; add "
-                    f"{dependency} or correct the ID",
-                    task.task_id,
-                ))
-    return problems
+def _unknown_dependency(task: Task, dependency: str) -> Problem:
+    return Problem(
+        task.line, "error", "unknown-dependency",
+        f"line {task.line}: {task.task_id} depends on {dependency}, which is no "
+        f"task in this file, so {task.task_id} would wait forever; add "
+        f"{dependency} or correct the ID",
+        task.task_id,
+    )
 
 
-def done_before_dependencies(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:
-    problems = []
-    for task in ordered:
-        if not task.done:
-            continue
-        open_ones = [d for d in task.depends_on if d in tasks and not tasks[d].done]
-        if open_ones:
-            problems.append(Problem(
-                task.line, "warning", "done-before-dependency",
-                f"line {task.line}: {task.task_id} is ticked but depends on "
-                f"{', '.join(open_ones)}, which {'is' if len(open_ones) == 1 else 'are'} "
-                "not; check whether the dependency is really open",
-                task.task_id,
-            ))
-    return problems
+def _done_before(task: Task, open_ones: list[str]) -> Problem:
+    return Problem(
+        task.line, "warning", "done-before-dependency",
+        f"line {task.line}: {task.task_id} is ticked but depends on "
+        f"{', '.join(open_ones)}, which {'is' if len(open_ones) == 1 else 'are'} "
+        "not; check whether the dependency is really open",
+        task.task_id,
+    )
 
 
 def cycles(ordered: Sequence[Task], tasks: Mapping[str, Task]) -> list[Problem]:

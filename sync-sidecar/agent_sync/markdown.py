@@ -1,5 +1,9 @@
 """Parse a plan's markdown task list: one pass, precompiled regexes, no I/O.
 
+One expression over the whole text finds every checkbox item's line; such a line outside
+code blocks and comments is read from that match (the fast path), every other line on its
+own. Both paths agree with the line-by-line reader the tests keep as a reference.
+
 Every expression here runs in time linear in its input: no nested quantifiers, and no two
 adjacent runs that can both take the same characters (where one is needed, it is
 possessive, `*+`), so a line of a megabyte costs what its length says. Headings are read
@@ -23,8 +27,8 @@ comment sit in the text, so that `writeback` can change exactly those characters
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from agent_api import gates, limits, models
 
@@ -44,8 +48,18 @@ MAX_GATE = 1024
 
 # A list item with a checkbox: marker, whitespace, [state], then whitespace or the end.
 _CHECKBOX_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([^\]\r\n]{0,3})\](?=[ \t]|$)")
+# A checkbox item's line anywhere in the text, for the fast path of `parse`: the newline
+# before it, its indentation, the state between the brackets, and the rest of the line
+# (with a carriage return, if any). The same item as _CHECKBOX_ITEM after the indentation;
+# possessive runs. Starting with a literal newline lets the engine skip from line to line.
+_TASK_LINE = re.compile(
+    r"\n([ \t]*+)(?:[-*+]|[0-9]\d{0,8}[.)])[ \t]++\[([^\]\r\n]{0,3})\](?=[ \t]|\r?$)([^\n]*+)",
+    re.M,
+)
 _FENCE = re.compile(r"(`{3,}+|~{3,}+)(.*)$")
-_PRIORITY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])P(\d++)(?![A-Za-z0-9_])")
+# P before the look-behind (which then checks the character before it): the engine skips
+# to each P instead of trying every position; the same matches as (?<!...)P.
+_PRIORITY_TOKEN = re.compile(r"P(?<![A-Za-z0-9_]P)(\d++)(?![A-Za-z0-9_])")
 _PRIORITY_FIELD = re.compile(r"(?i:priority)\s*+[:=]\s*+[*_`\[(]*+\s*+([^\s*_`\]),;.]++)")
 _GATE = gates.GATE_CLAUSE  # shared with routing, which leaves these clauses out
 # The status comment the sidecar keeps at the end of a task's first line: the phase, and
@@ -56,7 +70,7 @@ _ID_WRAPPERS = " \t:|\u2013\u2014-"  # stripped from the front of a title
 # Things that look like a task ID but do not match the pattern: for the default pattern,
 # T01.7 and the like anywhere on the line; for a custom one, a first word of letters and
 # digits such as PAY-12, AB12 or T1.2 (one letter and digits alone, as in v2, is a word).
-_ALMOST_DEFAULT_ID = re.compile(r"(?<![A-Za-z0-9])[Tt]\d{1,5}[.\-_]\d{1,5}(?![A-Za-z0-9])")
+_ALMOST_DEFAULT_ID = re.compile(r"[Tt](?<![A-Za-z0-9][Tt])\d{1,5}[.\-_]\d{1,5}(?![A-Za-z0-9])")
 _ALMOST_ID = re.compile(
     r"[ \t]*+[*_`\[(]*+(([A-Za-z]{1,16}+)([-._:/]?)\d{1,9}+((?:[-._:/]\d{1,9}+)*+))"
     r"(?![A-Za-z0-9])"
@@ -108,6 +122,7 @@ class Task(NamedTuple):
 
 
 _new_task = tuple.__new__
+_DEFAULT_IDS = IdPattern.compile()
 
 
 @dataclass(frozen=True)
@@ -121,27 +136,6 @@ class ParsedPlan:
 
     def by_id(self) -> dict[str, Task]:
         return {task.task_id: task for task in self.tasks}
-
-
-@dataclass(slots=True)
-class _Item:
-    """A task item still collecting its continuation lines."""
-
-    task_id: str
-    line: int
-    indent: int
-    content_indent: int
-    first_text: str
-    done: bool
-    heading: str | None
-    checkbox_offset: int
-    line_end: int
-    status_span: tuple[int, int] | None
-    status: str | None
-    can_annotate: bool
-    slot: int
-    usable: bool  # False for a duplicate or unreadable item: collects lines, yields no task
-    more: list[str] = field(default_factory=list)
 
 
 def _heading_text(stripped: str) -> tuple[bool, str | None]:
@@ -199,92 +193,142 @@ def _strip_comments(content: str, in_comment: bool) -> tuple[str, bool]:
 
 
 def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
-    """Reads every task in the text; problems are collected, never raised."""
-    ids = pattern or IdPattern.compile()
-    id_regex = ids.regex
+    """Reads every task in the text; problems are collected, never raised.
+
+    One expression (`_TASK_LINE`) finds every checkbox item's line in the whole text. Such
+    a line outside code blocks and comments, with no `<!--` of its own, is read from its
+    match alone: the usual task line costs one match and one ID search. Every other line
+    is walked on its own: fences, comments, headings, blank and continuation lines.
+    """
+    ids = pattern or _DEFAULT_IDS
+    default = ids.is_default
+    find_ids = ids.regex.findall if ids.regex.groups == 0 else ids.find_all
     problems: list[Problem] = []
     slots: list[Task | None] = []
     held: set[str] = set()
     first_line_of: dict[str, int] = {}
-    stack: list[_Item] = []
+    # Open items, innermost last; each a list, see _finish for its fields.
+    stack: list[list[Any]] = []
     heading: str | None = None
     fence: tuple[str, int, int] | None = None  # (char, length, opening line)
-    fence_owner: _Item | None = None
+    fence_owner: list[Any] | None = None
     in_comment = False
     comment_line = 0
-    offset = 0
-    lines = text.split("\n")
+    has_cr = "\r" in text
+    has_comment = "<!--" in text
+    may_be_long = len(text) > LONG_LINE
+    end = len(text)
+    # Over the text after a newline, so that the first line has one too: a match starts
+    # at the index its line has in `text`, and its groups sit one further on.
+    scanner = _TASK_LINE.finditer("\n" + text)
+    match = next(scanner, None)
+    number = 0
+    pos = 0  # where the next line starts
 
-    def close_to(indent: int) -> None:
-        while stack and stack[-1].indent >= indent:
-            _finish(stack.pop(), ids, slots, problems)
+    while pos <= end:
+        number += 1
+        start = pos
+        content: str | None = None  # the line without its line ending, on the slow path
+        if (
+            match is not None and match.start() == pos and fence is None and not in_comment
+            and not (has_comment and text.find("<!--", pos, match.end() - 1) >= 0)
+        ):
+            # The fast path: a checkbox item outside code and comments.
+            lead, box, rest = match.groups()
+            checkbox_offset = match.start(2) - 1
+            line_end = match.end() - 1
+            match = next(scanner, None)
+            pos = line_end + 1
+            if has_cr and rest.endswith("\r"):
+                rest = rest[:-1]
+                line_end -= 1
+            if may_be_long and line_end - start > LONG_LINE:
+                problems.append(_long_line(number, line_end - start))
+            indent = _indent_of(lead) if "\t" in lead else len(lead)
+            box_column = checkbox_offset - 1 - start - len(lead)
+            while stack and stack[-1][0] >= indent:
+                _finish(stack.pop(), ids, default, slots, problems)
+            opened_comment = False
+        else:
+            eol = text.find("\n", pos)
+            if eol < 0:
+                eol = end
+            raw = text[pos:eol]
+            pos = eol + 1
+            while match is not None and match.start() < pos:
+                match = next(scanner, None)  # a line this path reads (in code, say)
+            content = raw[:-1] if has_cr and raw.endswith("\r") else raw
+            if may_be_long and len(content) > LONG_LINE:
+                problems.append(_long_line(number, len(content)))
 
-    for number, raw in enumerate(lines, 1):
-        start = offset
-        offset += len(raw) + 1
-        content = raw[:-1] if raw.endswith("\r") else raw
-        if len(content) > LONG_LINE:
-            problems.append(Problem(
-                number, "warning", "long-line",
-                f"line {number} is {len(content):,} characters long (more than "
-                f"{LONG_LINE:,}); it is read, but a task's title keeps only {MAX_TITLE} and "
-                f"its text only {MAX_DESCRIPTION} characters: split it",
-            ))
-
-        if fence is not None:
-            stripped = content.lstrip(" \t")
-            if stripped.startswith(fence[0] * fence[1]) and not stripped.strip(fence[0]).strip():
-                fence = None
-            elif fence_owner is not None:
-                fence_owner.more.append(content)
-            continue
-
-        visible = content
-        opened_comment = False
-        if in_comment or "<!--" in content:
-            was_in_comment = in_comment
-            visible, in_comment = _strip_comments(content, in_comment)
-            if in_comment and not was_in_comment:
-                comment_line = number
-                opened_comment = True
-        stripped = visible.lstrip(" \t")
-        if not stripped or stripped.isspace():
-            if stack:
-                stack[-1].more.append("")
-            continue
-        lead = len(visible) - len(stripped)
-        indent = _indent_of(visible[:lead]) if lead and "\t" in visible[:lead] else lead
-        first = stripped[0]
-
-        if first in "`~":
-            opening = _FENCE.match(stripped)
-            if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
-                close_to(indent)
-                fence = (opening.group(1)[0], len(opening.group(1)), number)
-                fence_owner = stack[-1] if stack else None
-                if fence_owner is not None:
-                    fence_owner.more.append(content)
+            if fence is not None:
+                stripped = content.lstrip(" \t")
+                if (
+                    stripped.startswith(fence[0] * fence[1])
+                    and not stripped.strip(fence[0]).strip()
+                ):
+                    fence = None
+                elif fence_owner is not None:
+                    fence_owner[1].append(content)
                 continue
 
-        if first == "#" and indent < 4 and not (stack and indent > stack[-1].indent):
-            is_heading, heading_text = _heading_text(stripped)
-            if is_heading:
-                close_to(0)
-                heading = heading_text
+            visible = content
+            opened_comment = False
+            if in_comment or (has_comment and "<!--" in content):
+                was_in_comment = in_comment
+                visible, in_comment = _strip_comments(content, in_comment)
+                if in_comment and not was_in_comment:
+                    comment_line = number
+                    opened_comment = True
+            stripped = visible.lstrip(" \t")
+            if not stripped or stripped.isspace():
+                if stack:
+                    stack[-1][1].append("")
                 continue
+            lead_length = len(visible) - len(stripped)
+            indent = (
+                _indent_of(visible[:lead_length])
+                if lead_length and "\t" in visible[:lead_length]
+                else lead_length
+            )
+            first = stripped[0]
 
-        item = _CHECKBOX_ITEM.match(stripped) if first in "-*+0123456789" else None
-        if stack and stack[-1].indent >= indent:
-            close_to(indent)
-        if item is None:
-            if stack:
-                stack[-1].more.append(visible)
-            continue
+            if first in "`~":
+                opening = _FENCE.match(stripped)
+                if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+                    while stack and stack[-1][0] >= indent:
+                        _finish(stack.pop(), ids, default, slots, problems)
+                    fence = (opening.group(1)[0], len(opening.group(1)), number)
+                    fence_owner = stack[-1] if stack else None
+                    if fence_owner is not None:
+                        fence_owner[1].append(content)
+                    continue
 
-        rest = stripped[item.end():]
-        found = id_regex.search(rest)
-        if found is None:
-            if ids.is_default:
+            if first == "#" and indent < 4 and not (stack and indent > stack[-1][0]):
+                is_heading, heading_text = _heading_text(stripped)
+                if is_heading:
+                    while stack:
+                        _finish(stack.pop(), ids, default, slots, problems)
+                    heading = heading_text
+                    continue
+
+            item = _CHECKBOX_ITEM.match(stripped) if first in "-*+0123456789" else None
+            while stack and stack[-1][0] >= indent:
+                _finish(stack.pop(), ids, default, slots, problems)
+            if item is None:
+                if stack:
+                    stack[-1][1].append(visible)
+                continue
+            rest = stripped[item.end():]
+            box = item.group(1)
+            box_column = stripped.index("[", 0, item.end())  # marker and its spaces
+            checkbox_offset = start + len(content) - len(stripped) + box_column + 1
+            line_end = start + len(content)
+
+        # A checkbox item, from either path: a task when its first line holds an ID.
+        mentioned = find_ids(rest)
+        if not mentioned:
+            if default:
                 almost = _ALMOST_DEFAULT_ID.search(rest)
                 if almost:
                     problems.append(Problem(
@@ -304,15 +348,12 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                         "(--id-pattern or AGENT_SYNC_ID_PATTERN)",
                     ))
             if stack:
-                stack[-1].more.append(visible)
+                stack[-1][1].append(visible if content is not None else text[start:line_end])
             continue
 
-        task_id = found.group(0)
-        box = item.group(1)
-        box_column = stripped.index("[", 0, item.end())  # marker and its spaces
-        box_index = len(content) - len(stripped) + box_column + 1
+        task_id = mentioned[0]
         usable = True
-        if box not in (" ", "x", "X"):
+        if box != " " and box != "x" and box != "X":
             usable = False
             held.add(task_id)
             problems.append(Problem(
@@ -322,7 +363,7 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
                 "left as it is in the cluster.",
                 task_id,
             ))
-        elif not (ids.is_default or is_valid_task_id(task_id)):
+        elif not (default or is_valid_task_id(task_id)):
             usable = False
             problems.append(Problem(
                 number, "error", "invalid-id",
@@ -343,19 +384,22 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
         else:
             first_line_of[task_id] = number
 
-        status_match = STATUS_COMMENT.search(content) if "<!-- agent:" in content else None
-        status_span = (
-            (start + status_match.start(), start + status_match.end()) if status_match else None
-        )
+        status_span: tuple[int, int] | None = None
+        status: str | None = None
+        if content is not None and "<!-- agent:" in content:
+            status_match = STATUS_COMMENT.search(content)
+            if status_match:
+                status_span = (start + status_match.start(), start + status_match.end())
+                status = status_match.group(1)
         slots.append(None)
-        stack.append(_Item(  # positional, in _Item's field order (speed)
-            task_id, number, indent, indent + box_column, rest, box in ("x", "X"), heading,
-            start + box_index, start + len(content), status_span,
-            status_match.group(1) if status_match else None, not opened_comment,
-            len(slots) - 1, usable,
-        ))
+        stack.append([  # the fields _finish reads, in its order
+            indent, [], task_id, number, rest, mentioned, box == "x" or box == "X", heading,
+            checkbox_offset, line_end, status_span, status, not opened_comment,
+            len(slots) - 1, usable, indent + box_column,
+        ])
 
-    close_to(-1)
+    while stack:
+        _finish(stack.pop(), ids, default, slots, problems)
     if "\x00" in text:
         _report_nul(text, problems)
     if fence is not None:
@@ -370,9 +414,18 @@ def parse(text: str, pattern: IdPattern | None = None) -> ParsedPlan:
             f"line {comment_line}: this HTML comment never closes, so nothing after it is "
             "read; add -->",
         ))
-    tasks = tuple(task for task in slots if task is not None)
+    tasks = tuple(filter(None, slots))  # a Task is a non-empty tuple
     return ParsedPlan(
-        tasks=tasks, problems=tuple(problems), held_ids=frozenset(held), line_count=len(lines)
+        tasks=tasks, problems=tuple(problems), held_ids=frozenset(held), line_count=number
+    )
+
+
+def _long_line(number: int, length: int) -> Problem:
+    return Problem(
+        number, "warning", "long-line",
+        f"line {number} is {length:,} characters long (more than {LONG_LINE:,}); it is "
+        f"read, but a task's title keeps only {MAX_TITLE} and its text only "
+        f"{MAX_DESCRIPTION} characters: split it",
     )
 
 
@@ -388,81 +441,63 @@ def _report_nul(text: str, problems: list[Problem]) -> None:
     ))
 
 
-def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: list[Problem]) -> None:
+def _finish(
+    item: list[Any], ids: IdPattern, default: bool, slots: list[Task | None],
+    problems: list[Problem],
+) -> None:
     """Turns a closed item into a Task: dependencies, gates, priority, title, text."""
-    if not item.usable:
+    (
+        _, more, task_id, line, first_text, mentioned, done, heading, checkbox_offset,
+        line_end, status_span, status, can_annotate, slot, usable, content_indent,
+    ) = item
+    if not usable:
         return
-    line = item.line
-    task_id = item.task_id
-    while item.more and (not item.more[-1] or item.more[-1].isspace()):
-        item.more.pop()
-    body = item.first_text if not item.more else "\n".join([item.first_text, *item.more])
+    if more:
+        while more and (not more[-1] or more[-1].isspace()):
+            more.pop()
+    if more:
+        body = "\n".join([first_text, *more])
+        mentioned = ids.find_all(body)
+    else:
+        body = first_text  # the IDs of the first line are already known
 
-    depends: list[str] = []
-    own_mentions = 1
-    mentioned = ids.find_all(body)
-    if len(mentioned) > 1:
-        seen = {task_id}
-        own_mentions = 0
-        for other in mentioned:
-            if other == task_id:
-                own_mentions += 1
-            elif other not in seen:
-                seen.add(other)
-                depends.append(other)
-    if own_mentions > 1:
-        problems.append(Problem(
-            line, "error", "self-dependency",
-            f"line {line}: {task_id} names itself as a dependency; a task cannot wait for "
-            "itself: remove the second mention (it is ignored)",
-            task_id,
-        ))
-    if len(depends) > MAX_DEPENDENCIES:
-        problems.append(Problem(
-            line, "error", "too-many-dependencies",
-            f"line {line}: {task_id} has {len(depends)} dependencies; at most "
-            f"{MAX_DEPENDENCIES} are allowed, only the first {MAX_DEPENDENCIES} are synced",
-            task_id,
-        ))
-        depends = depends[:MAX_DEPENDENCIES]
+    depends: tuple[str, ...] = ()
+    count = len(mentioned)
+    if count == 2 and mentioned[0] == task_id and mentioned[1] != task_id:
+        depends = (mentioned[1],)  # the usual case: one dependency
+    elif count > 1:
+        depends = _dependencies(mentioned, line, task_id, problems)
 
     priority = DEFAULT_PRIORITY
     if "P" in body or "riority" in body:
-        first = item.first_text
-        if "P" in (mentioned[0] if len(mentioned) == 1 else "".join(mentioned)):
-            # an ID (of a custom pattern) must not read as a priority
+        # A default ID holds no P; an ID of a custom pattern must not read as a priority.
+        if not default and "P" in (mentioned[0] if count == 1 else "".join(mentioned)):
             priority = _priority(
-                ids.regex.sub(" ", body), ids.regex.sub(" ", first), line, task_id, problems
+                ids.regex.sub(" ", body), ids.regex.sub(" ", first_text), line, task_id,
+                problems,
             )
         else:
             tokens = _PRIORITY_TOKEN.findall(body)
-            if len(tokens) == 1 and tokens[0] in _PRIORITY_DIGITS and "riority" not in first:
+            if len(tokens) == 1 and tokens[0] in _PRIORITY_DIGITS and "riority" not in first_text:
                 priority = _PRIORITY_OF[tokens[0]]  # the usual case: one valid token
             elif tokens or "riority" in body:
-                priority = _priority(body, first, line, task_id, problems)
+                priority = _priority(body, first_text, line, task_id, problems)
     gates = (
         _gates(body, ids, line, task_id, problems)
         if ":" in body and ("ocked" in body or "OCKED" in body)
         else ()
     )
 
-    title = _title(item.first_text, task_id)
-    if not title:
-        title = task_id
-        problems.append(Problem(
-            line, "warning", "missing-title",
-            f"line {line}: {task_id} has no title; write what the task is after its ID",
-            task_id,
-        ))
-    elif len(title) > MAX_TITLE:
-        problems.append(Problem(
-            line, "warning", "long-title",
-            f"line {line}: {task_id}'s first line is {len(title)} characters; only "
-            f"{MAX_TITLE} are kept as its title, put the rest on indented lines below",
-            task_id,
-        ))
-        title = title[:MAX_TITLE]
-    description = _description(item) if item.more else item.first_text.strip()
+    first = first_text.strip()
+    if first.startswith(task_id):
+        # The usual case, as in _title (with the end stripped first, which is the same);
+        # for a one-line item, its text too.
+        title = first[len(task_id):].lstrip(_ID_WRAPPERS)
+    else:
+        title = _title(first_text, task_id)
+    if not title or len(title) > MAX_TITLE:
+        title = _checked_title(title, line, task_id, problems)
+    description = _description(first, more, content_indent) if more else first
     if len(description) > MAX_DESCRIPTION:
         problems.append(Problem(
             line, "warning", "long-description",
@@ -473,11 +508,60 @@ def _finish(item: _Item, ids: IdPattern, slots: list[Task | None], problems: lis
         description = description[:MAX_DESCRIPTION]
 
     # Positional, in Task's field order: a 10,000-task file makes 10,000 of these.
-    slots[item.slot] = _new_task(Task, (
-        task_id, line, title, description, priority, tuple(depends), gates, item.done,
-        ids.milestone_of(task_id), item.heading, item.checkbox_offset, item.line_end,
-        item.status_span, item.status, item.can_annotate,
+    slots[slot] = _new_task(Task, (
+        task_id, line, title, description, priority, depends, gates, done,
+        task_id[:4] if default else ids.milestone_of(task_id), heading, checkbox_offset,
+        line_end, status_span, status, can_annotate,
     ))
+
+
+def _dependencies(
+    mentioned: list[str], line: int, task_id: str, problems: list[Problem]
+) -> tuple[str, ...]:
+    """Every ID but the task's own, once each, in order; a second own mention is an error."""
+    found: list[str] = []
+    seen = {task_id}
+    own_mentions = 0
+    for other in mentioned:
+        if other == task_id:
+            own_mentions += 1
+        elif other not in seen:
+            seen.add(other)
+            found.append(other)
+    if own_mentions > 1:
+        problems.append(Problem(
+            line, "error", "self-dependency",
+            f"line {line}: {task_id} names itself as a dependency; a task cannot wait for "
+            "itself: remove the second mention (it is ignored)",
+            task_id,
+        ))
+    if len(found) > MAX_DEPENDENCIES:
+        problems.append(Problem(
+            line, "error", "too-many-dependencies",
+            f"line {line}: {task_id} has {len(found)} dependencies; at most "
+            f"{MAX_DEPENDENCIES} are allowed, only the first {MAX_DEPENDENCIES} are synced",
+            task_id,
+        ))
+        del found[MAX_DEPENDENCIES:]
+    return tuple(found)
+
+
+def _checked_title(title: str, line: int, task_id: str, problems: list[Problem]) -> str:
+    """An empty title (the ID instead) or one cut to MAX_TITLE, with its warning."""
+    if not title:
+        problems.append(Problem(
+            line, "warning", "missing-title",
+            f"line {line}: {task_id} has no title; write what the task is after its ID",
+            task_id,
+        ))
+        return task_id
+    problems.append(Problem(
+        line, "warning", "long-title",
+        f"line {line}: {task_id}'s first line is {len(title)} characters; only "
+        f"{MAX_TITLE} are kept as its title, put the rest on indented lines below",
+        task_id,
+    ))
+    return title[:MAX_TITLE]
 
 
 def _priority(
@@ -564,13 +648,11 @@ def _title(first_text: str, task_id: str) -> str:
     return title.lstrip(_ID_WRAPPERS).strip()
 
 
-def _description(item: _Item) -> str:
-    first = item.first_text.strip()
-    if not item.more:
-        return first
-    cut = item.content_indent
+def _description(first: str, more: list[str], content_indent: int) -> str:
+    """The item's text: its first line (stripped), then its continuation lines dedented."""
+    cut = content_indent
     lines = [first]
-    for line in item.more:
+    for line in more:
         expanded = line.expandtabs(4) if "\t" in line[:cut] else line
         lead = len(expanded) - len(expanded.lstrip(" "))
         lines.append(expanded[min(lead, cut):].rstrip())
