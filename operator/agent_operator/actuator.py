@@ -15,7 +15,7 @@ import ctypes
 import datetime
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from typing import Any
 
 from agent_api import models
@@ -62,27 +62,22 @@ class Actuator:
         await bounded.gather(self._cancel(c) for c in decision.cancels)
         if not still_leading():
             return None
-        refused: list[scheduling.Dispatch] = []
-        entries = {e.key: e for e in snapshot.tasks}
-
-        async def start(dispatch: scheduling.Dispatch) -> None:
-            # The task's status names its attempt's Job only once the Job exists.
-            if not await self._create(dispatch, now):
-                refused.append(dispatch)
-            elif (status := decision.statuses.get(dispatch.key)) is not None:
-                old = entries[dispatch.key].task.status.to_api()
-                await self._write_status("AgentTask", dispatch.key, old, status)
-
-        # One batch: the new Jobs first, the other writes alongside them rather than after
-        # them, so a pass costs about one round trip of the API server, not two.
+        # The new Jobs first, the other tasks' writes alongside them rather than after them;
+        # then the started tasks' statuses, which name their Jobs only once those exist.
+        # A pass costs about two round trips of the API server, however much it writes.
         started = {d.key for d in decision.dispatches}
-        await bounded.gather(
+        created = await bounded.gather(
             itertools.chain(
-                (start(d) for d in decision.dispatches),
+                (self._create(d, now) for d in decision.dispatches),
                 self._writes(snapshot, decision, skip=started),
             )
         )
+        refused = [d for d, ok in filter(None, created) if not ok]  # (None: a status write)
         retry_at = min((d.retry_at for d in refused), default=None)
+        if not still_leading():
+            return retry_at
+        made = started - {d.key for d in refused}
+        await bounded.gather(self._writes(snapshot, decision, only=made))
         if still_leading():
             self._start_releases(decision.releases)
         self._events.post(decision.events, now)
@@ -94,14 +89,19 @@ class Actuator:
         self,
         snapshot: scheduling.Snapshot,
         decision: scheduling.Decision,
-        skip: set[scheduling.TaskKey],
+        *,
+        skip: Collection[scheduling.TaskKey] = (),
+        only: Collection[scheduling.TaskKey] | None = None,
     ) -> Iterator[Awaitable[None]]:
-        """The status and ownerReference writes, but those of the tasks in `skip`."""
+        """The status and ownerReference writes but those of the tasks in `skip`; with
+        `only`, the statuses of those tasks and nothing else."""
         entries = {e.key: e for e in snapshot.tasks}
         for key, status in decision.statuses.items():  # only the changed ones
-            if key not in skip:
+            if (key in only) if only is not None else (key not in skip):
                 old = entries[key].task.status.to_api()
                 yield self._write_status("AgentTask", key, old, status)
+        if only is not None:
+            return
         for scope, plan_status in decision.plan_statuses.items():
             raw_plan = snapshot.plans[scope].raw
             yield self._write_status("AgentPlan", scope, raw_plan.get("status") or {}, plan_status)
@@ -158,7 +158,9 @@ class Actuator:
         logger.info("deleting Job %s/%s: %s", cancel.namespace, cancel.job, cancel.reason)
         await self._client.delete_job(cancel.namespace, cancel.job)
 
-    async def _create(self, dispatch: scheduling.Dispatch, now: datetime.datetime) -> bool:
+    async def _create(
+        self, dispatch: scheduling.Dispatch, now: datetime.datetime
+    ) -> tuple[scheduling.Dispatch, bool]:
         """Creates (or adopts) the attempt's Job; False when the API server refused it."""
         # No agent pod without its egress policy: a namespace where it cannot be written
         # gets no Job (the task stays queued with the reason, and is tried again).
@@ -169,7 +171,7 @@ class Actuator:
             raw = await self._client.create_job(dispatch.job)
         except kube.ApiError as error:
             if error.status == 409 and await self._adopt(dispatch):
-                return True
+                return dispatch, True
             message = (
                 f"a Job named {dispatch.job_name} already exists and belongs to another object"
                 if error.status == 409
@@ -182,17 +184,17 @@ class Actuator:
             metrics.DISPATCH_LATENCY.labels(dispatch.scope[0]).observe(
                 max(0.0, dispatch.latency_seconds)
             )
-        return True
+        return dispatch, True
 
     async def _refused(
         self, dispatch: scheduling.Dispatch, message: str, now: datetime.datetime
-    ) -> bool:
+    ) -> tuple[scheduling.Dispatch, bool]:
         logger.warning(
             "could not create Job %s/%s: %s", dispatch.namespace, dispatch.job_name, message
         )
         status = scheduling.status_after_refused_create(dispatch, message, now)
         await self._write_status("AgentTask", dispatch.key, dispatch.status_before.to_api(), status)
-        return False
+        return dispatch, False
 
     async def _adopt(self, dispatch: scheduling.Dispatch) -> bool:
         """True when the existing Job is this task's (made by another pass or replica)."""
