@@ -14,7 +14,7 @@ from agent_api import models
 from agent_kube import kubeconfig as kubeconfig_module
 
 from agent_operator import dispatcher as dispatcher_module
-from agent_operator import jobs
+from agent_operator import jobs, kube
 from agent_operator import store as store_module
 
 
@@ -29,7 +29,9 @@ def registry_for(
     registry = kopf.OperatorRegistry()
 
     def feed(kind: str) -> Any:
-        def handler(event: dict[str, Any], **_: Any) -> None:
+        # A coroutine, so that kopf calls it on the event loop: a plain function would run
+        # in kopf's thread pool, beside a pass reading the cache on the loop.
+        async def handler(event: dict[str, Any], **_: Any) -> None:
             raw = event.get("object")
             if isinstance(raw, dict) and store.apply(kind, event.get("type"), raw):
                 dispatcher.wake()
@@ -68,8 +70,12 @@ def registry_for(
         settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
-        settings.batching.batch_window = 0.01  # the cache wants events now, not batched
-        settings.batching.idle_timeout = 1.0  # per-object workers hold memory while idle
+        # kopf lists every object at once before watching; in pages, 10,000 tasks are
+        # never all in memory as one answer.
+        settings.watching.chunk_size = kube.LIST_PAGE
+        # A per-object worker keeps the object's last event while it idles, and a first
+        # pass writes every task at once: idle workers go soon.
+        settings.queueing.idle_timeout = 0.1
 
     return registry
 
