@@ -71,14 +71,16 @@ class _Compactor:
     At 10,000 tasks the models are most of the operator's memory, and most of that is
     repeated: the same namespace, plan, phase, reasons and timestamps in every task, and
     in every model pydantic's set of the fields that were given (a set of five names costs
-    728 bytes). Strings are interned, and models that were given the same fields share one
-    such set. Sharing it is safe because a cached model is never changed in place (a pass
-    works on copies, and pydantic's copies take a set of their own); the set is read only
-    by `exclude_unset` dumps, which the operator does not make.
+    728 bytes). Strings are interned, models that were given the same fields share one
+    such set, and a part equal to its type's defaults (an unset budget, no spend yet) is
+    one shared instance. Sharing is safe because a cached model is never changed in place
+    (a pass works on copies, and pydantic's copies take a field set of their own); the
+    field set is read only by `exclude_unset` dumps, which the operator does not make.
     """
 
     def __init__(self) -> None:
         self._field_sets: dict[frozenset[str], set[str]] = {}
+        self._defaults: dict[type[pydantic.BaseModel], pydantic.BaseModel | None] = {}
 
     def compact(self, value: Any) -> Any:
         """`value` with its strings interned and field sets shared (models and lists are
@@ -96,7 +98,8 @@ class _Compactor:
             object.__setattr__(
                 value, "__pydantic_fields_set__", self._field_set(value.__pydantic_fields_set__)
             )
-            return value
+            default = self._default(type(value))
+            return default if default is not None and value == default else value
         if isinstance(value, list):
             for index, item in enumerate(value):
                 value[index] = self.compact(item)
@@ -107,6 +110,19 @@ class _Compactor:
                 for k, v in value.items()
             }
         return value
+
+    def _default(self, model: type[pydantic.BaseModel]) -> pydantic.BaseModel | None:
+        """The shared instance of `model` with every field at its default; None when a
+        field has no default."""
+        if model not in self._defaults:
+            try:
+                default = model()
+            except pydantic.ValidationError:
+                self._defaults[model] = None
+            else:
+                self._defaults[model] = None  # compacting it must not compare it to itself
+                self._defaults[model] = self.compact(default)
+        return self._defaults[model]
 
     def _field_set(self, fields: set[str]) -> set[str]:
         key = frozenset(fields)

@@ -311,6 +311,7 @@ def test_the_cached_task_holds_what_the_api_gave_in_a_compact_form() -> None:
     assert first.metadata.namespace is second.metadata.namespace
     assert first.status.conditions[1].reason is second.status.conditions[1].reason
     assert first.status.__pydantic_fields_set__ is second.status.__pydantic_fields_set__
+    assert first.spec.budget is second.spec.budget == models.TaskBudget()  # one default
     first_refs, second_refs = (t.metadata.model_extra or {} for t in (first, second))
     assert first_refs["ownerReferences"] == raws[0]["metadata"]["ownerReferences"]
     assert first_refs["ownerReferences"][0]["uid"] is second_refs["ownerReferences"][0]["uid"]
