@@ -52,6 +52,11 @@ def slim(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "metadata": slim_meta}
 
 
+def _key(meta: dict[str, Any]) -> Key:
+    # The namespace interned, as in the parsed model: one string for every object in it.
+    return (sys.intern(meta.get("namespace") or ""), meta.get("name") or "")
+
+
 # The kinds whose parsed form is all a decision reads: no raw copy of them is kept.
 _PARSED_ONLY = ("AgentTask", "Job")
 _MAX_FIELD_SETS = 4096
@@ -120,7 +125,7 @@ class _Compactor:
             except pydantic.ValidationError:
                 self._defaults[model] = None
             else:
-                self._defaults[model] = None  # compacting it must not compare it to itself
+                self._defaults[model] = None  # while it is compacted itself
                 self._defaults[model] = self.compact(default)
         return self._defaults[model]
 
@@ -134,23 +139,24 @@ class _Compactor:
         return shared
 
 
-def _share_unchanged(new: pydantic.BaseModel, old: pydantic.BaseModel) -> None:
-    """Lets `new` reuse the parts of `old` (the version it replaces) that are equal, so
-    that while a pass still holds the old version (a status write's answer replaces it),
-    the spec and the unchanged conditions and records are not held twice."""
-    fields = new.__dict__
-    for name, value in fields.items():
-        before: Any = old.__dict__.get(name)
-        if before is value or type(before) is not type(value):
-            continue
-        if value == before:
-            fields[name] = before
-        elif isinstance(value, pydantic.BaseModel):
-            _share_unchanged(value, before)
-        elif isinstance(value, list):
-            for index, item in enumerate(value[: len(before)]):
-                if item is not before[index] and item == before[index]:
-                    value[index] = before[index]
+    def share_unchanged(self, new: pydantic.BaseModel, old: pydantic.BaseModel) -> None:
+        """Lets `new` reuse the parts of `old` (the version it replaces) that are equal, so
+        that while a pass still holds the old version (a status write's answer replaces
+        it), the spec and the unchanged conditions and records are not held twice."""
+        fields = new.__dict__
+        for name, value in fields.items():
+            before: Any = old.__dict__.get(name)
+            if before is value or type(before) is not type(value):
+                continue
+            if value == before:
+                fields[name] = before
+            elif isinstance(value, pydantic.BaseModel):
+                if value is not self._defaults.get(type(value)):  # shared: left as it is
+                    self.share_unchanged(value, before)
+            elif isinstance(value, list):
+                for index, item in enumerate(value[: len(before)]):
+                    if item is not before[index] and item == before[index]:
+                        value[index] = before[index]
 
 
 class Store:
@@ -164,7 +170,7 @@ class Store:
     def apply(self, kind: str, event_type: str | None, raw: dict[str, Any]) -> bool:
         """Applies one watch event; True when the cache changed."""
         meta = raw.get("metadata") or {}
-        key = (meta.get("namespace") or "", meta.get("name") or "")
+        key = _key(meta)
         uid = meta.get("uid") or ""
         items = self._items[kind]
         if event_type == "DELETED":
@@ -194,7 +200,7 @@ class Store:
         if kind == "AgentTask":
             parsed = self._compactor.compact(parsed)
             if current is not None and same_object and type(current.parsed) is type(parsed):
-                _share_unchanged(parsed, current.parsed)
+                self._compactor.share_unchanged(parsed, current.parsed)
         items[key] = _Item(
             parsed=parsed, version=version, uid=uid, raw=None if kind in _PARSED_ONLY else raw
         )
@@ -227,7 +233,7 @@ class Store:
 
     def _merge_listed(self, kind: str, raw: dict[str, Any]) -> Key:
         meta = raw.get("metadata") or {}
-        key = (meta.get("namespace") or "", meta.get("name") or "")
+        key = _key(meta)
         if (meta.get("uid") or "") not in self._tombstones:
             self._put(kind, key, raw)
         return key
