@@ -215,6 +215,7 @@ async def run(config: settings.OperatorSettings) -> None:
         try:
             await kopf.operator(
                 registry=registry,
+                memories=handlers.ForgetfulMemories(),
                 clusterwide=namespaces is None,
                 namespaces=namespaces or (),
                 standalone=True,  # no kopf peering: every replica watches, the leader writes

@@ -47,7 +47,11 @@ class EventPoster:
 
     def __init__(self, client: api.ClusterApi) -> None:
         self._client = client
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        # The Events as the pass made them: their bodies, several times bigger, are built
+        # as they are posted (a first pass over 10,000 tasks queues 10,000 Events).
+        self._queue: asyncio.Queue[tuple[scheduling.Event, datetime.datetime]] = asyncio.Queue(
+            maxsize=QUEUE_LIMIT
+        )
 
     def post(self, events: list[scheduling.Event], now: datetime.datetime) -> None:
         """Queues the Events; when the queue is full the rest are dropped (logged)."""
@@ -55,7 +59,7 @@ class EventPoster:
             if self._queue.full():
                 logger.debug("Event queue full: dropping %s of %s", event.reason, event.name)
                 return
-            self._queue.put_nowait(event_body(event, now))
+            self._queue.put_nowait((event, now))
 
     async def run(self) -> None:
         """Posts queued Events until cancelled."""
@@ -63,7 +67,8 @@ class EventPoster:
 
     async def _post_forever(self) -> None:
         while True:
-            await self._post(await self._queue.get())
+            event, now = await self._queue.get()
+            await self._post(event_body(event, now))
 
     async def _post(self, body: dict[str, Any]) -> None:
         try:

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 TASKS = f"/apis/{models.GROUP}/{models.VERSION}"
 PLURALS = {"AgentTask": "agenttasks", "AgentPlan": "agentplans", "AgentProfile": "agentprofiles"}
+LIST_PAGE = 500  # objects per page of a list
 
 
 class ApiError(Exception):
@@ -194,7 +195,7 @@ class Kube:
         """Every object at `path` (paged), and the list's resourceVersion. `transform`
         is applied to each object as its page arrives, so only one page is held whole."""
         items: list[dict[str, Any]] = []
-        params: dict[str, str] = {"limit": "500"}
+        params: dict[str, str] = {"limit": str(LIST_PAGE)}
         if label_selector:
             params["labelSelector"] = label_selector
         version = ""
@@ -202,6 +203,7 @@ class Kube:
             page = await self.request("GET", path, params=params)
             items.extend(transform(item) for item in page.get("items") or [])
             meta = page.get("metadata") or {}
+            del page  # not held while the next one is fetched
             version = meta.get("resourceVersion") or version
             token = meta.get("continue")
             if not token:

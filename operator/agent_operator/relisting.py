@@ -4,7 +4,6 @@ and then as a guard against missed watch events."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from agent_api import models, names
 
@@ -25,18 +24,20 @@ async def relist(
         for kind in KINDS:
             paths.append((kind, kube.Kube.custom_path(kind, namespace), None))
         paths.append(("Job", kube.Kube.jobs_path(namespace), selector))
+    # Each object is merged as its page arrives (the listing keeps only its key), and the
+    # objects no list held are dropped once every list of the kind is complete.
+    listings = {kind: store.listing(kind) for kind, _, _ in paths}
     listed = await asyncio.gather(
         *(
-            client.list_all(path, label_selector=sel, transform=store_module.slim)
-            for _, path, sel in paths
+            client.list_all(path, label_selector=sel, transform=listings[kind].add)
+            for kind, path, sel in paths
         )
     )
-    merged: dict[str, tuple[list[dict[str, Any]], str]] = {}
-    for (kind, _, _), (items, version) in zip(paths, listed, strict=True):
-        previous = merged.get(kind, ([], version))
-        merged[kind] = (previous[0] + items, min(previous[1], version, key=_as_int))
-    for kind, (items, version) in merged.items():
-        store.replace(kind, items, version)
+    versions: dict[str, str] = {}
+    for (kind, _, _), (_, version) in zip(paths, listed, strict=True):
+        versions[kind] = min(versions.get(kind, version), version, key=_as_int)
+    for kind, listing in listings.items():
+        listing.finish(versions[kind])
 
 
 def _as_int(text: str) -> int:

@@ -293,3 +293,85 @@ def test_profile_env_reaches_the_runner_but_never_overrides_the_operators_settin
     assert values["ANTHROPIC_BASE_URL"] == "https://proxy.internal"
     assert values["AGENT_IDLE_TIMEOUT_SECONDS"] == "120"
     assert [e["value"] for e in env if e["name"] == "AGENT_MODEL"] == ["m"]
+
+
+def _status_task(name: str, uid: str, version: int, phase: str) -> dict[str, Any]:
+    raw = _task(name)
+    raw["metadata"].update(
+        uid=uid,
+        resourceVersion=str(version),
+        ownerReferences=[
+            {"apiVersion": models.API_VERSION, "kind": "AgentPlan", "name": "p", "uid": "pu"}
+        ],
+    )
+    raw["spec"]["plan"] = "p"
+    raw["status"] = {
+        "phase": phase,
+        "message": "plan 'p' is paused",
+        "conditions": [
+            {"type": "Routed", "status": "True", "reason": "Routed", "message": "general"},
+            {"type": "Ready", "status": "False", "reason": "PlanPaused"},
+        ],
+    }
+    return raw
+
+
+def test_the_cached_task_holds_what_the_api_gave_in_a_compact_form() -> None:
+    cache = store.Store()
+    raws = [_status_task(f"t{i}", f"u{i}", 1, "Blocked") for i in range(2)]
+    for raw in raws:
+        # Strings as the API's JSON gives them: a fresh copy in every object.
+        cache.apply("AgentTask", "ADDED", json.loads(json.dumps(raw)))
+    first, second = (e.task for e in cache.snapshot().tasks)
+    assert first == models.AgentTask.model_validate(store.slim(raws[0]))
+    # The repeated strings and pydantic's field sets are held once for both tasks.
+    assert first.metadata.namespace is second.metadata.namespace
+    assert first.status.conditions[1].reason is second.status.conditions[1].reason
+    assert first.status.__pydantic_fields_set__ is second.status.__pydantic_fields_set__
+    assert first.spec.budget is second.spec.budget == models.TaskBudget()  # one default
+    first_refs, second_refs = (t.metadata.model_extra or {} for t in (first, second))
+    assert first_refs["ownerReferences"] == raws[0]["metadata"]["ownerReferences"]
+    assert first_refs["ownerReferences"][0]["uid"] is second_refs["ownerReferences"][0]["uid"]
+    # A pass's working copy is as before: its own field set and lists.
+    copy = first.status.model_copy(update={"conditions": list(first.status.conditions)})
+    copy.message = "changed"
+    assert first.status.message == "plan 'p' is paused"
+    assert copy.__pydantic_fields_set__ is not first.status.__pydantic_fields_set__
+
+
+def test_a_new_version_of_a_task_shares_what_did_not_change() -> None:
+    cache = store.Store()
+    cache.apply("AgentTask", "ADDED", _status_task("t", "u", 1, "Blocked"))
+    before = cache.snapshot().tasks[0].task
+    newer = _status_task("t", "u", 2, "Queued")
+    newer["status"]["conditions"][1]["status"] = "True"
+    assert cache.apply("AgentTask", "MODIFIED", newer)
+    after = cache.snapshot().tasks[0].task
+    assert after.status.phase == "Queued" and after.status.conditions[1].status == "True"
+    assert after.spec is before.spec
+    assert after.status.conditions[0] is before.status.conditions[0]
+    assert after.status.conditions[1] is not before.status.conditions[1]
+    assert after == models.AgentTask.model_validate(store.slim(newer))
+    assert before.status.phase == "Blocked"  # the version a pass may still hold is as it was
+
+
+def test_a_list_is_merged_as_its_pages_arrive() -> None:
+    cache = store.Store()
+    cache.apply("AgentPlan", "ADDED", _raw("gone", 3, uid="g"))
+    cache.apply("AgentPlan", "ADDED", _raw("newer", 9, uid="n"))
+    listing = cache.listing("AgentPlan")
+    assert listing.add(_raw("p", 5)) == {}  # nothing of the object is left in the list
+    assert cache.raw("AgentPlan", ("ns", "p")) is not None  # merged at once
+    listing.finish("8")
+    assert cache.raw("AgentPlan", ("ns", "gone")) is None
+    assert cache.raw("AgentPlan", ("ns", "newer")) is not None
+
+
+def test_a_task_kept_parsed_only_still_says_who_it_is() -> None:
+    cache = store.Store()
+    cache.apply("AgentTask", "ADDED", _status_task("t", "u", 1, "Blocked"))
+    assert cache.raw("AgentTask", ("ns", "t")) == {
+        "metadata": {"namespace": "ns", "name": "t", "uid": "u"}
+    }
+    assert cache.apply("AgentTask", "DELETED", _status_task("t", "u", 2, "Blocked"))
+    assert cache.count("AgentTask") == 0
