@@ -8,6 +8,7 @@ computed from.
 from __future__ import annotations
 
 import datetime
+import itertools
 
 from agent_api import models, timefmt
 
@@ -30,13 +31,24 @@ def set_condition(
     generation: int | None,
     now: datetime.datetime,
 ) -> list[models.Condition]:
-    """Returns the list with the condition of `type` set; the input is not changed."""
+    """Returns the list with the condition of `type` set; the input is not changed (and
+    is returned as it is when the condition already reads so)."""
     previous = find(conditions, type)
     transition = (
         previous.last_transition_time
         if previous is not None and previous.status == status and previous.last_transition_time
         else timefmt.format_time(now)
     )
+    if (
+        previous is not None
+        and previous.status == status
+        and previous.reason == reason
+        and previous.message == message[:32768]
+        and previous.observed_generation == generation
+        and previous.last_transition_time == transition
+        and all(a.type < b.type for a, b in itertools.pairwise(conditions))
+    ):
+        return conditions  # unchanged: a pass over 10,000 tasks makes no new objects
     updated = models.Condition(
         type=type,
         status=status,

@@ -163,11 +163,19 @@ def route(
         )
     return Route(
         profile_name=fallback,
-        spec=models.AgentProfileSpec(image=default_image),
+        spec=_builtin_spec(default_image),
         matched_rule="fallback",
         builtin=True,
         invalid_rules=tuple(invalid),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _builtin_spec(image: str) -> models.AgentProfileSpec:
+    """The built-in profile, one instance per image: the route cache holds a route per
+    task, and 10,000 copies of the same spec were a tenth of the operator's memory. Routes
+    are read, never changed in place."""
+    return models.AgentProfileSpec(image=image)
 
 
 def profiles_version(profiles_in_order: list[models.AgentProfile]) -> tuple[tuple[str, str], ...]:
