@@ -115,7 +115,8 @@ class Gatherer:
         await bounded.gather(confirm(ns, name) for ns, name in scheduling.jobs_to_confirm(snapshot))
 
     async def _check_starts(self, snapshot: scheduling.Snapshot) -> None:
-        """Looks into unstarted attempts when `scheduling.start_check_due` says so; between
+        """What keeps unstarted attempts: as the pod watch shows their pods, else (no pod
+        seen) their pods and Events read when `scheduling.start_check_due` says so; between
         looks a pass reuses what the last one found."""
         now = self._now()
         pending = scheduling.starts_to_check(snapshot)
@@ -131,7 +132,13 @@ class Gatherer:
             seen = self._starts.get((job.namespace, job.name))
             return seen[0] if seen is not None else None
 
-        due = [j for j in pending if scheduling.start_check_due(j, now, last_look(j))]
+        due = []
+        for job in pending:
+            watched, problem = self._pod_reports.start_problem(job.namespace, job.name)
+            if watched:  # the pod watch shows the pod: no call needed
+                self._starts[(job.namespace, job.name)] = (now, problem)
+            elif scheduling.start_check_due(job, now, last_look(job)):
+                due.append(job)
         await bounded.gather(check(j) for j in due)
         snapshot.start_problems = {k: problem for k, (_, problem) in self._starts.items()}
 

@@ -1,10 +1,13 @@
-"""The reports of succeeded attempt pods, as the watch of the attempt pods delivers them.
+"""What the watch of the attempt pods says: succeeded pods' reports, and what keeps a pod
+that has not finished from starting.
 
 The pass that settles a finished attempt needs its pod's report. Reading it from the API
 is a round trip in front of every dependent's start; a succeeded pod's report, kept here
 from the watch until the gatherer takes it, saves that round trip in the common case.
 Anything else (a failed attempt, a pod the watch has not shown yet) is still read from
 the API, so nothing depends on the order in which the two watches deliver their events.
+Likewise an unstarted attempt whose pod the watch shows needs no look at its pods; only
+one without a pod (the Job controller could not create it) has its Events read.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ Key = tuple[str, str]  # (namespace, Job)
 
 
 class PodReports:
-    """Succeeded attempt pods' reports by (namespace, Job), until taken or the pod is gone.
-    Only the report is kept, never the pod."""
+    """By (namespace, Job): succeeded pods' reports until taken or the pod is gone, and
+    unfinished pods' start problems. Only these are kept, never the pod."""
 
     def __init__(self) -> None:
         self._succeeded: dict[Key, tuple[str, results.PodReport]] = {}  # -> (pod, report)
+        # pods not finished yet -> (pod, what keeps it from starting; None: nothing)
+        self._unfinished: dict[Key, tuple[str, results.StartProblem | None]] = {}
 
     def apply(self, event_type: str | None, raw: dict[str, Any]) -> bool:
         """Takes in one watch event of an attempt pod; True when a report became known."""
@@ -33,10 +38,18 @@ class PodReports:
             return False
         key, pod = (meta.get("namespace") or "", job), meta.get("name") or ""
         if event_type == "DELETED":
-            if key in self._succeeded and self._succeeded[key][0] == pod:
-                del self._succeeded[key]
+            for kept in (self._succeeded, self._unfinished):
+                if key in kept and kept[key][0] == pod:
+                    del kept[key]
             return False
-        if (raw.get("status") or {}).get("phase") != "Succeeded" or key in self._succeeded:
+        phase = (raw.get("status") or {}).get("phase")
+        if phase not in ("Succeeded", "Failed"):
+            problem = results.start_problem([raw], [])
+            before = self._unfinished.get(key)
+            self._unfinished[key] = (pod, problem)
+            return problem is not None and (before is None or before[1] != problem)
+        self._unfinished.pop(key, None)
+        if phase != "Succeeded" or key in self._succeeded:
             return False
         report = results.pod_report([raw])
         if report is None:
@@ -50,5 +63,11 @@ class PodReports:
         found = self._succeeded.pop((namespace, job), None)
         return found[1] if found is not None else None
 
+    def start_problem(self, namespace: str, job: str) -> tuple[bool, results.StartProblem | None]:
+        """Whether the watch shows an unfinished pod of the Job, and what keeps it from
+        starting (None: nothing, as far as the pod says)."""
+        found = self._unfinished.get((namespace, job))
+        return (True, found[1]) if found is not None else (False, None)
+
     def __len__(self) -> int:
-        return len(self._succeeded)
+        return len(self._succeeded) + len(self._unfinished)

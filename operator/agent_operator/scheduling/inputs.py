@@ -59,10 +59,12 @@ def starts_to_check(snapshot: Snapshot) -> list[jobs.JobView]:
     ]
 
 
-START_CHECK_GRACE = datetime.timedelta(seconds=1)
-"""How old an unstarted attempt's Job is before its pod and Events are first looked at:
-nearly every pod starts within it, and a look at each new Job in the pass that follows its
-creation would cost every dispatch two reads."""
+START_CHECK_GRACE = datetime.timedelta(seconds=10)
+"""How old an unstarted attempt's Job without a pod in the pod watch is before its pods and
+Events are read: the Job controller makes nearly every pod within it (what a pod that
+exists waits for, the watch shows at once), and reading them for every new Job would
+cost each dispatch two calls. A Job the controller cannot make a pod for (a quota, an
+admission policy) says why in its Events, which this delays by the grace."""
 
 
 def start_check_due(

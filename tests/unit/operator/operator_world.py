@@ -209,28 +209,32 @@ class World:
         if watched:  # the pod watch shows it to the operator, as kopf's does
             self.dispatcher.pod_reports.apply("MODIFIED", copy.deepcopy(pod))
 
-    def pod_waits(self, name: str, reason: str, message: str) -> None:
-        """The attempt's pod exists but its agent container waits (image, config)."""
+    def pod_waits(self, name: str, reason: str, message: str, *, watched: bool = True) -> None:
+        """The attempt's pod exists but its agent container waits (image, config); the pod
+        watch shows it to the operator unless `watched` is False."""
         job = self.get("Job", name)
-        self.cluster.pods[("ns", name)] = [
-            {
-                "metadata": {
-                    "name": f"{name}-pod",
-                    "creationTimestamp": timefmt.format_time(self.now),
-                },
-                "spec": job["spec"]["template"]["spec"],
-                "status": {
-                    "phase": "Pending",
-                    "containerStatuses": [
-                        {
-                            "name": "agent",
-                            "image": job["spec"]["template"]["spec"]["containers"][0]["image"],
-                            "state": {"waiting": {"reason": reason, "message": message}},
-                        }
-                    ],
-                },
-            }
-        ]
+        pod = {
+            "metadata": {
+                "name": f"{name}-pod",
+                "namespace": "ns",
+                "creationTimestamp": timefmt.format_time(self.now),
+                "labels": {"batch.kubernetes.io/job-name": name},
+            },
+            "spec": job["spec"]["template"]["spec"],
+            "status": {
+                "phase": "Pending",
+                "containerStatuses": [
+                    {
+                        "name": "agent",
+                        "image": job["spec"]["template"]["spec"]["containers"][0]["image"],
+                        "state": {"waiting": {"reason": reason, "message": message}},
+                    }
+                ],
+            },
+        }
+        self.cluster.pods[("ns", name)] = [pod]
+        if watched:
+            self.dispatcher.pod_reports.apply("MODIFIED", copy.deepcopy(pod))
 
     def delete_job(self, name: str) -> None:
         """A person deletes the Job (its finalizer holds it until the operator lets go)."""

@@ -89,11 +89,15 @@ def test_a_pod_that_cannot_pull_its_image_shows_why_then_ends_at_the_start_timeo
     assert "t-1" in world.deleted_jobs
 
 
-def test_an_unstarted_attempt_is_looked_into_after_a_grace_then_now_and_then() -> None:
+def test_an_unstarted_attempt_the_watch_does_not_show_is_looked_into_after_a_grace() -> None:
     world = World(task("t"))
     world.step()
-    world.pod_waits("t-1", "ImagePullBackOff", "Back-off pulling image")
+    # A pod the watch has not shown: its pods are read from the API.
+    world.pod_waits("t-1", "ImagePullBackOff", "Back-off pulling image", watched=False)
     world.step()  # the pass right after the create: nearly every pod starts by itself
+    assert world.cluster.pod_reads == 0
+    world.advance(9)
+    world.step()
     assert world.cluster.pod_reads == 0
     world.advance(1)
     world.step()
@@ -104,6 +108,17 @@ def test_an_unstarted_attempt_is_looked_into_after_a_grace_then_now_and_then() -
     world.advance(3)
     world.step()
     assert world.cluster.pod_reads == 2
+
+
+def test_an_unstarted_attempt_the_watch_shows_costs_no_call() -> None:
+    world = World(task("t"))
+    world.step()
+    world.pod_waits("t-1", "ImagePullBackOff", "Back-off pulling image")
+    for _ in range(3):
+        world.step()
+        world.advance(5)
+    assert "ImagePullBackOff" in (world.status("t").message or "")
+    assert world.cluster.pod_reads == 0
 
 
 def test_a_missing_secret_key_is_not_retried_and_is_named() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from agent_operator import podreports
 from operator_world import World, task
 
 
-def _pod(phase: str, message: str = "{}", name: str = "t-1-abc") -> dict[str, object]:
+def _pod(phase: str, message: str = "{}", name: str = "t-1-abc") -> dict[str, Any]:
     terminated = {"exitCode": 0 if phase == "Succeeded" else 1, "message": message}
     return {
         "metadata": {
@@ -63,3 +64,27 @@ def test_a_pod_the_watch_has_not_shown_yet_is_read_from_the_api() -> None:
     world.step()
     assert world.phase("t") == "Succeeded" and world.status("t").result.summary == "done"
     assert world.cluster.pod_reads == reads + 1  # the report, read from the API
+
+
+def test_an_unfinished_pod_says_what_keeps_it_until_it_finishes_or_goes() -> None:
+    reports = podreports.PodReports()
+    assert reports.start_problem("ns", "t-1") == (False, None)
+    waiting = _pod("Pending")
+    waiting["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {"name": "agent", "image": "reg/x:1",
+             "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}
+        ],
+    }
+    assert reports.apply("MODIFIED", waiting) is True  # a new problem wakes a pass
+    assert reports.apply("MODIFIED", waiting) is False  # the same one does not
+    seen, problem = reports.start_problem("ns", "t-1")
+    assert seen and problem is not None and problem.reason == "ImagePullFailed"
+    reports.apply("MODIFIED", _pod("Running"))
+    assert reports.start_problem("ns", "t-1") == (True, None)
+    reports.apply("MODIFIED", _pod("Succeeded"))
+    assert reports.start_problem("ns", "t-1") == (False, None)
+    reports.apply("MODIFIED", _pod("Pending"))
+    reports.apply("DELETED", _pod("Pending"))
+    assert reports.start_problem("ns", "t-1") == (False, None)
