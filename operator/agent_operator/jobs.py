@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from typing import Any
 
 from agent_api import attempt as contract
@@ -168,6 +169,12 @@ class JobInputs:
     ttl_seconds: int
     created_by: str
     memory_factor: float = 1.0  # > 1 after out-of-memory attempts (retryMemoryFactor)
+
+    @functools.cached_property
+    def task_input(self) -> str:
+        """The task input as the runner reads it, encoded once for the Job and its
+        ConfigMap alike."""
+        return contract.encode_task_input(self.task, self.context)
 
 
 def build(inputs: JobInputs) -> dict[str, Any]:
@@ -378,7 +385,7 @@ def build(inputs: JobInputs) -> dict[str, Any]:
 def inline_task_input(inputs: JobInputs) -> str | None:
     """The attempt's task input when it is small enough to travel in the pod's own
     annotation (`contract.INLINE_TASK_INPUT_MAX_BYTES`); None when it needs a ConfigMap."""
-    text = contract.encode_task_input(inputs.task, inputs.context)
+    text = inputs.task_input
     return text if len(text.encode()) <= contract.INLINE_TASK_INPUT_MAX_BYTES else None
 
 
@@ -432,7 +439,7 @@ def build_context(inputs: JobInputs) -> dict[str, Any] | None:
             },
         },
         "immutable": True,
-        "data": {contract.TASK_FILE_KEY: contract.encode_task_input(inputs.task, inputs.context)},
+        "data": {contract.TASK_FILE_KEY: inputs.task_input},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -184,7 +185,7 @@ def test_a_long_cjk_description_and_200_dependencies_fit_in_the_task_file() -> N
             ]
         }
     )
-    inputs = jobs.JobInputs(**{**inputs.__dict__, "context": context})
+    inputs = dataclasses.replace(inputs, context=context)
     job = jobs.build(inputs)
     config_map = jobs.build_context(inputs)
     assert config_map is not None
