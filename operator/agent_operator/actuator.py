@@ -15,7 +15,7 @@ import ctypes
 import datetime
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from agent_api import models
@@ -69,7 +69,8 @@ class Actuator:
         created = await bounded.gather(
             itertools.chain(
                 (self._create(d, now) for d in decision.dispatches),
-                self._writes(snapshot, decision, skip=started),
+                self._statuses(snapshot, decision, lambda key: key not in started),
+                self._other_writes(snapshot, decision),
             )
         )
         refused = [d for d, ok in filter(None, created) if not ok]  # (None: a status write)
@@ -77,7 +78,7 @@ class Actuator:
         if not still_leading():
             return retry_at
         made = started - {d.key for d in refused}
-        await bounded.gather(self._writes(snapshot, decision, only=made))
+        await bounded.gather(self._statuses(snapshot, decision, lambda key: key in made))
         if still_leading():
             self._start_releases(decision.releases)
         self._events.post(decision.events, now)
@@ -85,23 +86,24 @@ class Actuator:
             _return_freed_memory()
         return retry_at
 
-    def _writes(
+    def _statuses(
         self,
         snapshot: scheduling.Snapshot,
         decision: scheduling.Decision,
-        *,
-        skip: Collection[scheduling.TaskKey] = (),
-        only: Collection[scheduling.TaskKey] | None = None,
+        wanted: Callable[[scheduling.TaskKey], bool],
     ) -> Iterator[Awaitable[None]]:
-        """The status and ownerReference writes but those of the tasks in `skip`; with
-        `only`, the statuses of those tasks and nothing else."""
+        """The changed task statuses of the tasks `wanted` picks."""
         entries = {e.key: e for e in snapshot.tasks}
         for key, status in decision.statuses.items():  # only the changed ones
-            if (key in only) if only is not None else (key not in skip):
+            if wanted(key):
                 old = entries[key].task.status.to_api()
                 yield self._write_status("AgentTask", key, old, status)
-        if only is not None:
-            return
+
+    def _other_writes(
+        self, snapshot: scheduling.Snapshot, decision: scheduling.Decision
+    ) -> Iterator[Awaitable[None]]:
+        """Plan and profile statuses, and the tasks' ownerReferences."""
+        entries = {e.key: e for e in snapshot.tasks}
         for scope, plan_status in decision.plan_statuses.items():
             raw_plan = snapshot.plans[scope].raw
             yield self._write_status("AgentPlan", scope, raw_plan.get("status") or {}, plan_status)
