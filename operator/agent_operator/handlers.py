@@ -6,7 +6,9 @@ with our prefix, never to `status`.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -29,15 +31,15 @@ def registry_for(
     logs in with the same credentials as the operator's own client."""
     registry = kopf.OperatorRegistry()
 
-    def feed(kind: str) -> Any:
+    def feed(name: str, apply: Callable[[str | None, dict[str, Any]], bool]) -> Any:
         # A coroutine, so that kopf calls it on the event loop: a plain function would run
         # in kopf's thread pool, beside a pass reading the cache on the loop.
         async def handler(event: dict[str, Any], **_: Any) -> None:
             raw = event.get("object")
-            if isinstance(raw, dict) and store.apply(kind, event.get("type"), raw):
+            if isinstance(raw, dict) and apply(event.get("type"), raw):
                 dispatcher.wake()
 
-        handler.__name__ = f"cache_{kind.lower()}"
+        handler.__name__ = f"cache_{name}"
         return handler
 
     for kind, plural in (
@@ -47,7 +49,7 @@ def registry_for(
     ):
         kopf.on.event(
             models.GROUP, models.VERSION, plural, registry=registry, id=f"cache-{plural}"
-        )(feed(kind))
+        )(feed(kind.lower(), functools.partial(store.apply, kind)))
     kopf.on.event(
         "batch",
         "v1",
@@ -55,12 +57,7 @@ def registry_for(
         labels={models.LABEL_MANAGED_BY: jobs.MANAGED_BY},
         registry=registry,
         id="cache-jobs",
-    )(feed("Job"))
-
-    async def feed_pods(event: kopf.RawEvent, **_: Any) -> None:  # on the loop, as above
-        raw: Any = event.get("object")
-        if isinstance(raw, dict) and dispatcher.pod_reports.apply(event.get("type"), raw):
-            dispatcher.wake()
+    )(feed("job", functools.partial(store.apply, "Job")))
 
     # The attempt pods, for their reports only (podreports): nothing else of a pod is kept.
     kopf.on.event(
@@ -70,7 +67,7 @@ def registry_for(
         labels={models.LABEL_MANAGED_BY: jobs.MANAGED_BY},
         registry=registry,
         id="cache-pods",
-    )(feed_pods)
+    )(feed("pod", dispatcher.pod_reports.apply))
 
     @kopf.on.login(registry=registry)
     def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
